@@ -1,0 +1,3 @@
+from wod.cli.main import main
+
+main()

@@ -1,0 +1,43 @@
+"""The backend agents' routes: claim a job, report on it (location bearer token)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from wod.api.deps import AgentLocation, Ctx
+from wod.api.schemas import JobOrder, JobReported, JobReportIn
+from wod.services.jobs import JobReport, claim_job, job_order
+from wod.services.lifecycle import lease_duration
+from wod.services.outcomes import report_job
+
+router = APIRouter(prefix="/backend", tags=["backend"])
+
+
+@router.post("/jobs/claim", response_model=JobOrder, responses={204: {"description": "No job"}})
+def claim(ctx: Ctx, location: AgentLocation) -> JobOrder | Response:
+    """Lease the next job of the caller's location; 204 when there is none."""
+    with ctx.db.write() as session:
+        job = claim_job(session, location, ctx.clock.now(), lease_duration(ctx))
+        order = job_order(session, job) if job is not None else None
+    if order is None:
+        return Response(status_code=204)
+    return JobOrder.model_validate(order)
+
+
+@router.post("/jobs/{job_id}/report", response_model=JobReported)
+def report(
+    ctx: Ctx, location: AgentLocation, job_id: int, body: JobReportIn, request: Request
+) -> JobReported:
+    """Record the outcome of a job the caller ran."""
+    outcome = JobReport(
+        ok=body.ok,
+        log=body.log,
+        error=body.error,
+        password=body.password,
+        completion=body.completion,
+    )
+    with ctx.db.write() as session:
+        job = report_job(session, location, job_id, outcome, ctx.clock.now(), ctx.secret_box)
+        answer = JobReported(id=job.id, state=job.state.value)
+    request.app.state.wake()
+    return answer

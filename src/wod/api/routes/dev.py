@@ -1,0 +1,18 @@
+"""Development helpers: the caught mail, as JSON (mounted only in development mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from wod.api.deps import Ctx
+from wod.mail.catcher import read_mail
+
+router = APIRouter(prefix="/dev", tags=["development"])
+
+
+@router.get("/mail")
+def mail(ctx: Ctx, limit: int = 100) -> list[dict[str, Any]]:
+    """Messages the dev mail catcher received, newest first."""
+    return list(read_mail(ctx.settings.dev.maildir, limit=max(1, min(limit, 1000))))

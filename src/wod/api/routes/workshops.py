@@ -1,0 +1,51 @@
+"""Public catalogue: ``GET /api/v1/workshops`` and ``GET /api/v1/workshops/{slug}``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wod.api.deps import Ctx
+from wod.api.schemas import WorkshopPublic
+from wod.errors import WorkshopNotFound
+from wod.services.catalogue import WorkshopView, get_workshop, list_workshops
+from wod.settings import Settings
+
+router = APIRouter(tags=["workshops"])
+DEFAULT_BADGE = "/static/badge.svg"
+
+
+def to_public(view: WorkshopView, settings: Settings) -> WorkshopPublic:
+    w = view.workshop
+    return WorkshopPublic(
+        slug=w.slug,
+        name=w.name,
+        description=w.description,
+        categories=w.categories,
+        duration_hours=w.duration_hours,
+        presenter=w.presenter,
+        role=w.role,
+        avatar_url=settings.absolute_url(w.avatar) if w.avatar else None,
+        replay_url=w.replay_link or None,
+        badge_url=settings.absolute_url(w.badge_img or DEFAULT_BADGE),
+        seats_left=view.seats_left,
+        popular=view.popular,
+        beta=w.beta,
+    )
+
+
+@router.get("/workshops", response_model=list[WorkshopPublic])
+def workshops(ctx: Ctx) -> list[WorkshopPublic]:
+    """Every active workshop, in catalogue order."""
+    with ctx.db.read() as session:
+        views = list_workshops(session)
+    return [to_public(v, ctx.settings) for v in views]
+
+
+@router.get("/workshops/{slug}", response_model=WorkshopPublic)
+def workshop(ctx: Ctx, slug: str) -> WorkshopPublic:
+    """One active workshop."""
+    with ctx.db.read() as session:
+        view = get_workshop(session, slug)
+    if view is None:
+        raise WorkshopNotFound(f"No workshop {slug!r}.")
+    return to_public(view, ctx.settings)

@@ -1,0 +1,109 @@
+"""``wod backend run``: claim jobs of this location from the api, run them, report.
+
+Several worker threads run jobs of different seats at once (the api never hands out two jobs
+of one seat). When a report cannot reach the api, the job's lease expires and the api gives the
+job again; the verbs are idempotent, so running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from wod.backend.client import ApiClient
+from wod.backend.seatfiles import LocalSeatFiles
+from wod.backend.verbs import HubModeVerbs, Outcome
+from wod.content.layers import Content
+from wod.errors import ApiClientError, ConfigError
+from wod.hub.client import HubClient, JupyterHubClient
+from wod.hub.credentials import FileCredentialStore
+from wod.settings import AccountMode, Settings
+
+log = logging.getLogger(__name__)
+REPORT_ATTEMPTS = 5
+
+
+class Agent:
+    """Claims and runs jobs until stopped."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        verbs: HubModeVerbs,
+        *,
+        poll_interval: float = 0.5,
+        workers: int = 4,
+    ) -> None:
+        self.client = client
+        self.verbs = verbs
+        self.poll_interval = poll_interval
+        self.workers = workers
+        self.stopping = threading.Event()
+
+    def run_once(self) -> bool:
+        """Claim one job and run it; False when there was nothing to do."""
+        order = self.client.claim()
+        if order is None:
+            return False
+        outcome = self.verbs.run(order)
+        self._report(int(order["id"]), outcome)
+        return True
+
+    def _report(self, job_id: int, outcome: Outcome) -> None:
+        for attempt in range(1, REPORT_ATTEMPTS + 1):
+            try:
+                self.client.report(job_id, outcome.as_report())
+                return
+            except ApiClientError as exc:
+                log.warning("report of job %s failed (attempt %s): %s", job_id, attempt, exc)
+                if self.stopping.wait(min(2.0**attempt, 30.0)):
+                    return
+        log.error("job %s: report given up; the api will retry the job", job_id)
+
+    def _worker(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                worked = self.run_once()
+                failures = 0
+            except ApiClientError as exc:
+                failures += 1
+                log.warning("cannot claim a job: %s", exc)
+                self.stopping.wait(min(self.poll_interval * 2**failures, 30.0))
+                continue
+            if not worked:
+                self.stopping.wait(self.poll_interval)
+
+    def run(self) -> None:
+        """Run the worker threads until :meth:`stop` is called."""
+        threads = [
+            threading.Thread(target=self._worker, name=f"wod-agent-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for thread in threads:
+            thread.start()
+            time.sleep(self.poll_interval / self.workers)  # spread the idle polls
+        for thread in threads:
+            thread.join()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
+    """The agent of this host from its settings (the composition root of ``wod backend run``)."""
+    backend = settings.backend
+    if backend.token is None:
+        raise ConfigError("backend.token is not set: give the agent its location token")
+    if backend.account_mode is not AccountMode.hub:
+        raise ConfigError(f"account mode {backend.account_mode.value!r} is not available yet")
+    verbs = HubModeVerbs(
+        settings,
+        Content(settings.content.paths),
+        LocalSeatFiles(backend.students_dir),
+        hub or JupyterHubClient(settings.hub.api_url, settings.hub.api_token.get_secret_value()),
+        FileCredentialStore(backend.credentials_dir),
+    )
+    client = ApiClient(backend.api_url, backend.token.get_secret_value())
+    return Agent(client, verbs, poll_interval=backend.poll_interval, workers=backend.workers)

@@ -1,0 +1,51 @@
+"""The agent's side of the backend routes: claim a job, report on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from wod.errors import ApiClientError
+
+
+class ApiClient:
+    """Talks to ``/api/v1/backend`` with the location's bearer token."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http = httpx.Client(
+            base_url=api_url.rstrip("/") + "/api/v1/backend",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        try:
+            response = self.http.post(path, json=body or {})
+        except httpx.HTTPError as exc:
+            raise ApiClientError(f"api {path}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiClientError(f"api {path}: {response.status_code} {response.text[:300]}")
+        return response
+
+    def claim(self) -> dict[str, Any] | None:
+        """The next job of this location, or None."""
+        response = self._post("/jobs/claim")
+        if response.status_code == 204:
+            return None
+        order: dict[str, Any] = response.json()
+        return order
+
+    def report(self, job_id: int, report: dict[str, Any]) -> None:
+        self._post(f"/jobs/{job_id}/report", report)

@@ -1,0 +1,73 @@
+"""Where a seat's files go: the :class:`SeatFiles` interface and the local filesystem.
+
+Hub account mode keeps every home under one folder owned by the agent's user. A location whose
+seats live elsewhere (the single-user server's contents API, a Kubernetes volume) provides
+another implementation.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Protocol
+
+from wod.content.render import RenderedFile
+
+
+class SeatFiles(Protocol):
+    """A seat's home. Contract: ``reset_home`` leaves an empty home with the skeleton files;
+    ``deploy`` replaces the workshop folder; ``read_text`` returns None for a missing file;
+    ``erase`` leaves no file of the seat behind. All are idempotent."""
+
+    def reset_home(self, username: str, skeletons: Sequence[Path]) -> None: ...
+
+    def deploy(self, username: str, folder: str, files: Sequence[RenderedFile]) -> None: ...
+
+    def read_text(self, username: str, path: PurePosixPath) -> str | None: ...
+
+    def erase(self, username: str) -> None: ...
+
+
+class LocalSeatFiles:
+    """Homes as folders ``<students_dir>/<username>`` on this host."""
+
+    def __init__(self, students_dir: Path) -> None:
+        self.students_dir = students_dir
+
+    def home(self, username: str) -> Path:
+        if "/" in username or username.startswith("."):
+            raise ValueError(f"not a seat user name: {username!r}")
+        return self.students_dir / username
+
+    def reset_home(self, username: str, skeletons: Sequence[Path]) -> None:
+        self.erase(username)
+        home = self.home(username)
+        home.mkdir(mode=0o700, parents=True)
+        for skeleton in skeletons:
+            shutil.copytree(skeleton, home, dirs_exist_ok=True, symlinks=True)
+
+    def deploy(self, username: str, folder: str, files: Sequence[RenderedFile]) -> None:
+        target = self.home(username) / folder
+        if target.exists():
+            shutil.rmtree(target)
+        for item in files:
+            dest = target / item.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if item.content is None:
+                shutil.copyfile(item.source, dest)
+            else:
+                dest.write_bytes(item.content)
+
+    def read_text(self, username: str, path: PurePosixPath) -> str | None:
+        try:
+            return (self.home(username) / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def erase(self, username: str) -> None:
+        home = self.home(username)
+        if home.is_symlink() or home.is_file():
+            home.unlink()
+        elif home.exists():
+            shutil.rmtree(home)

@@ -1,0 +1,30 @@
+"""``wod backend``: the agent of a location."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+
+import typer
+
+from wod import logs
+from wod.backend.agent import build_agent
+from wod.cli.common import edge, settings
+
+app = typer.Typer(help="The backend agent of a location.", no_args_is_help=True)
+
+
+@app.command("run")
+@edge
+def run() -> None:
+    """Claim and run this location's jobs until SIGINT or SIGTERM."""
+    current = settings()
+    logs.configure(current.log_level)
+    agent = build_agent(current)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    agent.run()

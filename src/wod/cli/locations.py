@@ -1,0 +1,77 @@
+"""``wod locations``: JupyterHub hosts and their agent tokens."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from wod.cli.common import console, context, edge
+from wod.errors import FieldProblem, InvalidInput, NotFound
+from wod.services.locations import ensure_location, list_locations, rotate_token
+
+app = typer.Typer(help="Locations (JupyterHub hosts).", no_args_is_help=True)
+
+
+def parse_seats(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", text)
+    if not match:
+        raise InvalidInput([FieldProblem("seats", f"{text!r} is not FIRST-LAST, e.g. 1-100")])
+    return int(match[1]), int(match[2])
+
+
+@app.command("add")
+@edge
+def add(
+    name: Annotated[str, typer.Argument(help="Location name, e.g. the hub's host name.")],
+    hub_url: Annotated[str, typer.Option(help="Hub URL participants open.")],
+    seats: Annotated[str, typer.Option(help="Seat numbers FIRST-LAST.")] = "1-100",
+    hub_api_url: Annotated[
+        str, typer.Option(help="Hub REST API URL; default HUB_URL/hub/api.")
+    ] = "",
+) -> None:
+    """Create or update a location with its seats, and print a new agent token."""
+    low, high = parse_seats(seats)
+    ctx = context()
+    with ctx.db.write() as session:
+        location = ensure_location(
+            session,
+            name=name,
+            hub_public_url=hub_url,
+            hub_api_url=hub_api_url or hub_url.rstrip("/") + "/hub/api",
+            seat_min=low,
+            seat_max=high,
+            now=ctx.clock.now(),
+        )
+        token = rotate_token(session, location)
+    console.print(f"location {name}: seats {low}-{high}")
+    console.print("agent token (shown once; set it as WOD_BACKEND__TOKEN on the hub host):")
+    console.print(token, highlight=False)
+
+
+@app.command("token")
+@edge
+def token(name: Annotated[str, typer.Argument(help="Location name.")]) -> None:
+    """Replace a location's agent token (the old one stops working) and print the new one."""
+    ctx = context()
+    with ctx.db.write() as session:
+        location = next((loc for loc in list_locations(session) if loc.name == name), None)
+        if location is None:
+            raise NotFound(f"no location named {name!r}")
+        console.print(rotate_token(session, location), highlight=False)
+
+
+@app.command("list")
+@edge
+def list_() -> None:
+    """Every location."""
+    ctx = context()
+    with ctx.db.read() as session:
+        for loc in list_locations(session):
+            state = "enabled" if loc.enabled else "disabled"
+            console.print(
+                f"{loc.name:20} seats {loc.seat_min}-{loc.seat_max:<6} {state:9} "
+                f"{loc.hub_public_url}",
+                highlight=False,
+            )

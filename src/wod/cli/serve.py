@@ -1,0 +1,248 @@
+"""``wod api`` (one api process) and ``wod up`` (the whole platform on this machine)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+
+from wod import logs
+from wod.api.app import create_app
+from wod.cli.common import console, edge, settings
+from wod.context import build_context
+from wod.db.migrate import upgrade
+from wod.errors import ConfigError, Failure
+from wod.hub.process import HubProcess
+from wod.ports import port_is_free
+from wod.services.importer import apply_import, plan_import
+from wod.services.locations import ensure_location, rotate_token
+from wod.settings import Settings
+
+LOCATION = "local"
+
+
+@edge
+def api(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """Run the api (REST, portal pages, scheduler and outbox) in this process."""
+    current = settings()
+    logs.configure(current.log_level)
+    ctx = build_context(current)
+    uvicorn.run(
+        create_app(ctx),
+        host=host or current.api.host,
+        port=port or current.api.port,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _hub_token(data_dir: Path) -> str:
+    """The hub service token of this data folder: made once, kept 0600, reused."""
+    path = data_dir / "hub" / "api_token"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token)
+    return token
+
+
+def _up_environment(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> dict[str, str]:
+    """The settings of every process of ``wod up``, as WOD_ environment variables."""
+    data = data_dir.resolve()
+    api_url = f"http://127.0.0.1:{api_port}"
+    hub_url = f"http://127.0.0.1:{hub_port}"
+    return {
+        "WOD_MODE": "development",
+        "WOD_DATA_DIR": str(data),
+        "WOD_API__PORT": str(api_port),
+        "WOD_API__PUBLIC_URL": api_url,
+        "WOD_BACKEND__API_URL": api_url,
+        "WOD_BACKEND__STUDENTS_DIR": str(data / "students"),
+        "WOD_BACKEND__CREDENTIALS_DIR": str(data / "credentials"),
+        "WOD_HUB__PORT": str(hub_port),
+        "WOD_HUB__INTERNAL_PORT": str(hub_port + 80),
+        "WOD_HUB__PROXY_API_PORT": str(hub_port + 81),
+        "WOD_HUB__PUBLIC_URL": hub_url,
+        "WOD_HUB__API_URL": f"{hub_url}/hub/api",
+        "WOD_HUB__DIR": str(data / "hub"),
+        "WOD_HUB__API_TOKEN": _hub_token(data),
+        "WOD_SMTP__HOST": "127.0.0.1",
+        "WOD_SMTP__PORT": str(smtp_port),
+        "WOD_SMTP__SECURITY": "none",
+        "WOD_DEV__MAIL_CATCHER": "true",
+        "WOD_DEV__MAILDIR": str(data / "mail"),
+    }
+
+
+def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
+    """Migrate, import the content, configure the local location; returns its agent token."""
+    ctx = build_context(current)
+    try:
+        upgrade(ctx.db)
+        from wod.content.check import check_content
+
+        report = check_content(ctx.content, current)
+        with ctx.db.write() as session:
+            plan = plan_import(session, report)
+            apply_import(session, plan, ctx.clock.now())
+        for problem in report.errors:
+            console.print(f"[yellow]content:[/yellow] {problem}", highlight=False)
+        low, high = seats or (
+            1,
+            max(
+                [
+                    20,
+                    *(
+                        w.spec.seat_range[1]
+                        for w in report.workshops.values()
+                        if w.spec and w.spec.seat_range
+                    ),
+                ]
+            ),
+        )
+        with ctx.db.write() as session:
+            location = ensure_location(
+                session,
+                name=LOCATION,
+                hub_public_url=current.hub.public_url,
+                hub_api_url=current.hub.api_url,
+                seat_min=low,
+                seat_max=high,
+                now=ctx.clock.now(),
+            )
+            token = rotate_token(session, location)
+        console.print(
+            f"database ready, {len(report.workshops)} workshop(s) imported, "
+            f"location {LOCATION!r} with seats {low}-{high}"
+        )
+        return token
+    finally:
+        ctx.close()
+
+
+class Stack:
+    """The child processes of ``wod up``, stopped in reverse order."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.hub: HubProcess | None = None
+
+    def spawn(self, name: str, *args: str) -> None:
+        wod = [sys.executable, "-m", "wod"]
+        process = subprocess.Popen([*wod, *args], env=self.env, start_new_session=True)
+        self.children.append((name, process))
+
+    def dead(self) -> str | None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                return f"{name} exited with {process.returncode}"
+        if self.hub and self.hub.process and self.hub.process.poll() is not None:
+            return f"JupyterHub exited with {self.hub.process.returncode} (see {self.hub.log_path})"
+        return None
+
+    def stop(self) -> None:
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _, process in reversed(self.children):
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.hub is not None:
+            self.hub.stop()
+
+
+def _wait_http(url: str, stack: Stack, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (problem := stack.dead()) is not None:
+            raise Failure(problem)
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise Failure(f"{url} did not answer within {timeout} s")
+
+
+@edge
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where the platform keeps its state.")] = Path(
+        ".wod"
+    ),
+    api_port: Annotated[int, typer.Option(help="Port of the portal and api.")] = 8000,
+    hub_port: Annotated[int, typer.Option(help="Port of JupyterHub.")] = 8001,
+    smtp_port: Annotated[int, typer.Option(help="Port of the dev mail catcher.")] = 8025,
+) -> None:
+    """Run everything on this machine: api and portal, scheduler, backend agent, JupyterHub and
+    a mail catcher, with the sample content. Stop with Ctrl-C."""
+    ports = {
+        "api": api_port,
+        "hub": hub_port,
+        "hub internal": hub_port + 80,
+        "proxy api": hub_port + 81,
+        "mail catcher": smtp_port,
+    }
+    taken = [f"{name} {port}" for name, port in ports.items() if not port_is_free(port)]
+    if taken:
+        raise ConfigError(
+            f"ports already in use: {', '.join(taken)} (is another wod up running? "
+            "choose others with --api-port/--hub-port/--smtp-port)"
+        )
+    env = {**os.environ, **_up_environment(data_dir, api_port, hub_port, smtp_port)}
+    os.environ.update(env)
+    current = settings()
+    logs.configure(current.log_level)
+    env["WOD_BACKEND__TOKEN"] = prepare(current)
+    stack = Stack(env)
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        console.print("starting JupyterHub …")
+        stack.hub = HubProcess(current)
+        stack.hub.start()
+        stack.spawn("api", "api")
+        _wait_http(f"http://127.0.0.1:{api_port}/healthz", stack)
+        stack.spawn("backend agent", "backend", "run")
+        console.print(
+            f"\n[bold green]wod is up[/bold green]\n"
+            f"  portal        http://127.0.0.1:{api_port}/\n"
+            f"  mail catcher  http://127.0.0.1:{api_port}/dev/mail\n"
+            f"  JupyterHub    http://127.0.0.1:{hub_port}/\n"
+            f"  api docs      http://127.0.0.1:{api_port}/api/docs\n"
+            f"  state         {data_dir.resolve()}\n"
+            "Press Ctrl-C to stop.\n"
+        )
+        while not stopping:
+            if (problem := stack.dead()) is not None:
+                raise Failure(problem)
+            time.sleep(0.5)
+    finally:
+        console.print("stopping …")
+        stack.stop()
+        console.print("stopped")

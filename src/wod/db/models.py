@@ -1,0 +1,247 @@
+"""SQLAlchemy models. Invariants are database constraints (ARCHITECTURE §3), not only checks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from wod.domain.states import (
+    EMAIL_HOLDING,
+    SEAT_HOLDING,
+    EmailState,
+    JobState,
+    RegistrationState,
+    SeatState,
+    Verb,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no time zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UtcDateTime column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _enum(cls: type[StrEnum]) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        length=16,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+def _in(states: tuple[StrEnum, ...]) -> str:
+    return "state IN (" + ", ".join(f"'{s.value}'" for s in states) + ")"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime()}  # noqa: RUF012
+
+
+class Location(Base):
+    """A JupyterHub host with its seats and its backend agent."""
+
+    __tablename__ = "location"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    hub_public_url: Mapped[str] = mapped_column(String(500))
+    hub_api_url: Mapped[str] = mapped_column(String(500))
+    seat_min: Mapped[int]
+    seat_max: Mapped[int]
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Seat(Base):
+    """One account ``studentN`` of a location."""
+
+    __tablename__ = "seat"
+    __table_args__ = (
+        UniqueConstraint("location_id", "number"),
+        Index(None, "location_id", "state", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    number: Mapped[int]
+    username: Mapped[str] = mapped_column(String(50))
+    state: Mapped[SeatState] = mapped_column(_enum(SeatState), default=SeatState.free)
+    updated_at: Mapped[datetime]
+
+
+class Workshop(Base):
+    """A workshop imported from content (every wod.yml field)."""
+
+    __tablename__ = "workshop"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    duration_hours: Mapped[int]
+    presenter: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(200), default="")
+    avatar: Mapped[str] = mapped_column(String(500), default="")
+    replay_link: Mapped[str] = mapped_column(String(500), default="")
+    replay_id: Mapped[int | None]
+    workshop_img: Mapped[str] = mapped_column(String(500), default="")
+    badge_img: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    capacity: Mapped[int]
+    priority: Mapped[int] = mapped_column(default=0)
+    seat_min: Mapped[int]
+    seat_max: Mapped[int]
+    reset: Mapped[bool] = mapped_column(Boolean, default=False)
+    ldap: Mapped[bool] = mapped_column(Boolean, default=False)
+    varpass: Mapped[bool] = mapped_column(Boolean, default=False)
+    compile: Mapped[list[str]] = mapped_column(JSON, default=list)
+    beta: Mapped[bool] = mapped_column(Boolean, default=False)
+    monoappliance: Mapped[bool] = mapped_column(Boolean, default=False)
+    multiappliance: Mapped[bool] = mapped_column(Boolean, default=False)
+    location: Mapped[str | None] = mapped_column(String(100))
+    alternate_locations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    layer: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Registration(Base):
+    """One person's booking of one workshop."""
+
+    __tablename__ = "registration"
+    __table_args__ = (
+        Index(
+            "uq_registration_live_email",
+            "email",
+            unique=True,
+            sqlite_where=text(_in(EMAIL_HOLDING)),
+            postgresql_where=text(_in(EMAIL_HOLDING)),
+        ),
+        Index(
+            "uq_registration_live_seat",
+            "seat_id",
+            unique=True,
+            sqlite_where=text(_in(SEAT_HOLDING)),
+            postgresql_where=text(_in(SEAT_HOLDING)),
+        ),
+        Index(None, "state", "ends_at"),
+        Index(None, "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str] = mapped_column(String(200))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    seat_id: Mapped[int] = mapped_column(ForeignKey("seat.id"))
+    state: Mapped[RegistrationState] = mapped_column(
+        _enum(RegistrationState), default=RegistrationState.queued
+    )
+    created_at: Mapped[datetime]
+    ready_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(30))
+    completion: Mapped[int | None]
+    password_enc: Mapped[str | None] = mapped_column(String(500))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+
+
+class Job(Base):
+    """One verb for the backend agent of a location, claimed with a lease."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        Index(
+            "uq_job_running_seat",
+            "seat_id",
+            unique=True,
+            sqlite_where=text("state = 'running'"),
+            postgresql_where=text("state = 'running'"),
+        ),
+        Index(None, "location_id", "state", "run_after"),
+        Index(None, "state", "lease_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    verb: Mapped[Verb] = mapped_column(_enum(Verb))
+    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("seat.id"))
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"))
+    workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))
+    state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.queued)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    run_after: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    log: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Email(Base):
+    """One email in the outbox; rendered when sent, at most one per dedupe key."""
+
+    __tablename__ = "email"
+    __table_args__ = (Index(None, "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    recipient: Mapped[str] = mapped_column(String(320))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    subject: Mapped[str | None] = mapped_column(String(500))
+    state: Mapped[EmailState] = mapped_column(_enum(EmailState), default=EmailState.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

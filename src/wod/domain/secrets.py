@@ -1,0 +1,65 @@
+"""Random secrets and how they are kept: tokens hashed, seat passwords encrypted or hashed."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import string
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+
+_ALPHABET = string.ascii_letters + string.digits
+_hasher = PasswordHasher()
+
+
+def new_password(length: int = 16) -> str:
+    """A seat password from a CSPRNG: letters and digits only, safe inside notebook JSON."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_token(prefix: str) -> str:
+    """A bearer token with a recognisable prefix (``wodl_`` location, ``wodm_`` manage)."""
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def hash_token(token: str) -> str:
+    """Tokens carry 256 random bits, so a plain SHA-256 is enough to store them."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same_token(token: str, token_hash: str) -> bool:
+    return hmac.compare_digest(hash_token(token), token_hash)
+
+
+def hash_password(password: str) -> str:
+    """A slow salted hash (argon2id) for passwords people type."""
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class SecretBox:
+    """Symmetric encryption of short secrets at rest (seat passwords while a registration lives)."""
+
+    def __init__(self, secret_key: str) -> None:
+        digest = hashlib.sha256(b"wod-secret-box:" + secret_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+
+    def seal(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def open(self, sealed: str) -> str | None:
+        """The plaintext, or None when it was sealed with another key or tampered with."""
+        try:
+            return self._fernet.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None

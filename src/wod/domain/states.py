@@ -1,0 +1,119 @@
+"""Registration, seat and job states, and the one table of allowed transitions.
+
+Every state change goes through :func:`check_transition`; the services apply it as a
+conditional ``UPDATE … WHERE state IN (…)`` so concurrent processes cannot both win.
+``docs/explanation/lifecycle.md`` draws these machines from :data:`TRANSITIONS`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from wod.errors import IllegalTransition
+
+
+class RegistrationState(StrEnum):
+    queued = "queued"  # seat reserved, CREATE job queued
+    provisioning = "provisioning"  # the backend is running CREATE
+    active = "active"  # seat ready, the clock runs
+    ending = "ending"  # CLEANUP queued or running
+    ended = "ended"  # terminal
+    failed = "failed"  # terminal: never became active
+
+
+class SeatState(StrEnum):
+    free = "free"
+    reserved = "reserved"  # held by a registration, CREATE pending
+    ready = "ready"  # CREATE done, participant working
+    cleaning = "cleaning"  # CLEANUP or PURGE pending
+    resetting = "resetting"  # RESET pending
+    broken = "broken"  # a job on it failed for good; an admin PURGE repairs it
+
+
+class JobState(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class EmailState(StrEnum):
+    pending = "pending"
+    sending = "sending"  # leased by one outbox worker
+    sent = "sent"
+    failed = "failed"  # gave up after its attempts
+
+
+class Verb(StrEnum):
+    CREATE = "CREATE"
+    CLEANUP = "CLEANUP"
+    RESET = "RESET"
+    PURGE = "PURGE"
+
+
+#: Registrations that hold their seat.
+SEAT_HOLDING = (
+    RegistrationState.queued,
+    RegistrationState.provisioning,
+    RegistrationState.active,
+    RegistrationState.ending,
+)
+#: Registrations that block another registration with the same email.
+EMAIL_HOLDING = (
+    RegistrationState.queued,
+    RegistrationState.provisioning,
+    RegistrationState.active,
+)
+
+_R = RegistrationState
+_S = SeatState
+_J = JobState
+
+TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
+    RegistrationState: {
+        _R.queued: frozenset({_R.provisioning, _R.failed}),
+        _R.provisioning: frozenset({_R.active, _R.failed}),
+        _R.active: frozenset({_R.ending}),
+        _R.ending: frozenset({_R.ended}),
+        _R.ended: frozenset(),
+        _R.failed: frozenset(),
+    },
+    SeatState: {
+        _S.free: frozenset({_S.reserved, _S.cleaning, _S.broken}),
+        _S.reserved: frozenset({_S.ready, _S.cleaning, _S.broken}),
+        _S.ready: frozenset({_S.cleaning, _S.broken}),
+        _S.cleaning: frozenset({_S.free, _S.resetting, _S.broken}),
+        _S.resetting: frozenset({_S.free, _S.broken}),
+        _S.broken: frozenset({_S.cleaning}),
+    },
+    JobState: {
+        _J.queued: frozenset({_J.running, _J.failed}),
+        _J.running: frozenset({_J.done, _J.queued, _J.failed}),
+        _J.done: frozenset(),
+        _J.failed: frozenset(),
+    },
+    EmailState: {
+        EmailState.pending: frozenset({EmailState.sending}),
+        EmailState.sending: frozenset({EmailState.sent, EmailState.pending, EmailState.failed}),
+        EmailState.sent: frozenset({EmailState.pending}),
+        EmailState.failed: frozenset({EmailState.pending}),
+    },
+}
+
+
+def allowed(old: StrEnum, new: StrEnum) -> bool:
+    """Whether the table allows ``old → new`` (both of the same enum)."""
+    table = TRANSITIONS[type(old)]
+    return type(new) is type(old) and new in table[old]
+
+
+def check_transition(old: StrEnum, new: StrEnum) -> None:
+    """Raise :class:`IllegalTransition` unless the table allows ``old → new``."""
+    if not allowed(old, new):
+        raise IllegalTransition(f"{type(old).__name__}: {old.value} → {new.value} is not allowed")
+
+
+def sources_of(new: StrEnum) -> tuple[StrEnum, ...]:
+    """Every state from which ``new`` may be reached, for conditional updates."""
+    table = TRANSITIONS[type(new)]
+    return tuple(old for old, targets in table.items() if new in targets)

@@ -1,0 +1,161 @@
+"""The one exception tree of wod.
+
+Two branches: :class:`Refusal` for expected answers to a request that cannot be granted
+(workshop full, already registered, bad input), and :class:`Failure` for things that broke
+(hub unreachable, template error, hook failed). Each class's docstring is its default message.
+HTTP statuses and exit codes are assigned only at the edges (``wod.api.errors``, the CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+class WodError(Exception):
+    """Something went wrong in wod."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or "").strip().splitlines()[0]
+        super().__init__(self.message)
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+class Refusal(WodError):
+    """The request cannot be granted."""
+
+    #: Stable machine-readable code, the ``code`` of the problem+json answer.
+    code: ClassVar[str] = "refused"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One problem with one input field."""
+
+    field: str
+    message: str
+
+
+class InvalidInput(Refusal):
+    """The input is not valid."""
+
+    code = "invalid_input"
+
+    def __init__(self, problems: list[FieldProblem], message: str | None = None) -> None:
+        self.problems = problems
+        super().__init__(message or "; ".join(f"{p.field}: {p.message}" for p in problems) or None)
+
+
+class TermsNotAccepted(InvalidInput):
+    """The terms and conditions must be accepted."""
+
+    code = "terms_not_accepted"
+
+    def __init__(self) -> None:
+        super().__init__(
+            [FieldProblem("accept_terms", "the terms and conditions must be accepted")],
+            "The terms and conditions must be accepted.",
+        )
+
+
+class EmailRejected(InvalidInput):
+    """This email address cannot be used to register."""
+
+    code = "email_rejected"
+
+
+class WorkshopNotFound(Refusal):
+    """No such workshop is open for registration."""
+
+    code = "workshop_not_found"
+
+
+class WorkshopFull(Refusal):
+    """Every seat of this workshop is taken; try again later or pick another workshop."""
+
+    code = "workshop_full"
+
+
+class AlreadyRegistered(Refusal):
+    """This email address already has a workshop running."""
+
+    code = "already_registered"
+
+
+class InvalidState(Refusal):
+    """The object is not in a state that allows this action."""
+
+    code = "invalid_state"
+
+
+class NotAuthenticated(Refusal):
+    """Credentials are missing or wrong."""
+
+    code = "not_authenticated"
+
+
+class NotFound(Refusal):
+    """No such object."""
+
+    code = "not_found"
+
+
+# --------------------------------------------------------------------------- failures
+
+
+class Failure(WodError):
+    """Something broke."""
+
+
+class ConfigError(Failure):
+    """The configuration is not valid."""
+
+
+class IllegalTransition(Failure):
+    """A state change that the transition table forbids."""
+
+
+@dataclass(frozen=True)
+class ContentProblem:
+    """One problem found in workshop content: ``file: field: message``."""
+
+    file: str
+    field: str
+    message: str
+    line: int | None = None
+    warning: bool = False
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        kind = "warning: " if self.warning else ""
+        return f"{where}: {self.field}: {kind}{self.message}"
+
+
+class ContentError(Failure):
+    """The workshop content is not valid."""
+
+    def __init__(self, problems: list[ContentProblem], message: str | None = None) -> None:
+        self.problems = problems
+        super().__init__(message or "\n".join(str(p) for p in problems) or None)
+
+
+class TemplateError(ContentError):
+    """A workshop file could not be rendered for a seat."""
+
+
+class HubError(Failure):
+    """The JupyterHub could not do what was asked."""
+
+
+class MailError(Failure):
+    """An email could not be sent."""
+
+
+class ApiClientError(Failure):
+    """The wod api answered with an error or could not be reached."""
+
+
+class VerbError(Failure):
+    """A backend verb failed."""

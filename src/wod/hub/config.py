@@ -1,0 +1,98 @@
+"""``wod hub config``: a working ``jupyterhub_config.py`` for one location in hub account mode."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from wod.errors import ConfigError
+from wod.settings import Settings
+
+#: What the backend agent may do through the hub API, and nothing more.
+BACKEND_SCOPES = ["admin:users", "admin:servers", "list:users", "read:users"]
+SERVICE_NAME = "wod-backend"
+
+
+def find_proxy(settings: Settings) -> str:
+    """The configurable-http-proxy executable: from settings, ./node_modules, or PATH."""
+    if settings.hub.proxy_command:
+        return settings.hub.proxy_command
+    local = Path.cwd() / "node_modules" / ".bin" / "configurable-http-proxy"
+    if local.exists():
+        return str(local)
+    found = shutil.which("configurable-http-proxy")
+    if found is None:
+        raise ConfigError(
+            "configurable-http-proxy not found: run scripts/bootstrap (npm install) "
+            "or set hub.proxy_command"
+        )
+    return found
+
+
+def render_config(settings: Settings) -> str:
+    """The text of ``jupyterhub_config.py``."""
+    hub = settings.hub
+    state = hub.dir.resolve()
+    singleuser = Path(sys.executable).parent / "jupyterhub-singleuser"
+    students = settings.backend.students_dir.resolve()
+    values = {
+        "bind_url": f"http://{hub.host}:{hub.port}",
+        "hub_bind_url": f"http://127.0.0.1:{hub.internal_port}",
+        "proxy_api_url": f"http://127.0.0.1:{hub.proxy_api_port}",
+        "proxy": find_proxy(settings),
+        "db_url": f"sqlite:///{state / 'jupyterhub.sqlite'}",
+        "cookie_secret_file": str(state / "jupyterhub_cookie_secret"),
+        "pid_file": str(state / "jupyterhub.pid"),
+        "credentials_dir": str(settings.backend.credentials_dir.resolve()),
+        "home_template": f"{students}/{{username}}",
+        "singleuser": str(singleuser),
+        "token": hub.api_token.get_secret_value(),
+    }
+    v = {k: repr(val) for k, val in values.items()}
+    return f"""# Written by `wod hub config`. Hub account mode: seats are not Linux users and
+# are NOT isolated from each other (every single-user server runs as the hub's user).
+import os
+
+c = get_config()  # noqa: F821
+
+c.JupyterHub.bind_url = {v["bind_url"]}
+c.JupyterHub.hub_bind_url = {v["hub_bind_url"]}
+c.ConfigurableHTTPProxy.api_url = {v["proxy_api_url"]}
+c.ConfigurableHTTPProxy.command = [{v["proxy"]}]
+c.JupyterHub.db_url = {v["db_url"]}
+c.JupyterHub.cookie_secret_file = {v["cookie_secret_file"]}
+c.JupyterHub.pid_file = {v["pid_file"]}
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.redirect_to_server = True
+
+c.JupyterHub.authenticator_class = "wod"
+c.WodAuthenticator.credentials_dir = {v["credentials_dir"]}
+
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {v["home_template"]}
+c.Spawner.cmd = [{v["singleuser"]}]
+c.Spawner.default_url = "/lab"
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
+
+c.JupyterHub.services = [{{"name": {SERVICE_NAME!r}, "api_token": {v["token"]}}}]
+c.JupyterHub.load_roles = [
+    {{"name": {SERVICE_NAME!r}, "scopes": {BACKEND_SCOPES!r}, "services": [{SERVICE_NAME!r}]}},
+]
+"""
+
+
+def write_config(settings: Settings, path: Path | None = None) -> Path:
+    """Write the config (mode 0600: it holds the service token) and create the hub's folders."""
+    target = path or settings.hub.dir / "jupyterhub_config.py"
+    for folder in (settings.hub.dir, target.parent, settings.backend.students_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    settings.backend.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(render_config(settings))
+    return target

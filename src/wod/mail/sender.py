@@ -1,0 +1,65 @@
+"""Sending email: the :class:`Mailer` interface, SMTP for real, memory for tests."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import threading
+from email.message import EmailMessage
+from typing import Protocol
+
+from wod.errors import MailError
+from wod.settings import SmtpSecurity, SmtpSettings
+
+
+class Mailer(Protocol):
+    """Delivers one message. Contract: returns once the server accepted it, else raises
+    :class:`MailError`; never retries by itself (the outbox does)."""
+
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpMailer:
+    """SMTP with optional STARTTLS or implicit TLS and login."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.security is SmtpSecurity.ssl:
+            return smtplib.SMTP_SSL(
+                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+            )
+        client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        if s.security is SmtpSecurity.starttls:
+            client.starttls(context=ssl.create_default_context())
+        return client
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            with self._connect() as client:
+                if self.settings.username and self.settings.password:
+                    client.login(self.settings.username, self.settings.password.get_secret_value())
+                client.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"SMTP {self.settings.host}:{self.settings.port}: {exc}") from exc
+
+
+class MemoryMailer:
+    """Keeps messages in a list (unit tests); can be told to fail like a server that is down."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.down = False
+        self._lock = threading.Lock()
+
+    def send(self, message: EmailMessage) -> None:
+        if self.down:
+            raise MailError("the memory mailer is down")
+        with self._lock:
+            self.sent.append(message)
+
+
+def build_mailer(settings: SmtpSettings) -> Mailer:
+    return SmtpMailer(settings)

@@ -1,0 +1,70 @@
+"""The timers and the outbox worker, run as background threads of the api process.
+
+Each pass is a plain function (:func:`run_pass`) that tests call directly with an injected
+clock; the loop only repeats it. Several api processes may run their loops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from wod.context import AppContext
+from wod.services import lifecycle, outbox
+
+log = logging.getLogger(__name__)
+
+
+def run_pass(ctx: AppContext) -> dict[str, int]:
+    """One pass of every timer; counts of what was done."""
+    return {
+        "expired": lifecycle.expire_due(ctx),
+        "leases": lifecycle.expire_leases(ctx),
+    }
+
+
+class Loop:
+    """Runs ``step`` every ``interval`` seconds in a daemon thread until stopped."""
+
+    def __init__(self, name: str, step: Callable[[], object], interval: float) -> None:
+        self.name = name
+        self.step = step
+        self.interval = interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Run the next pass now (e.g. right after something was queued)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # a pass must never kill the loop
+                log.exception("%s: pass failed", self.name)
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+def start_loops(ctx: AppContext) -> list[Loop]:
+    """The scheduler and outbox loops the settings ask for, started."""
+    loops = []
+    if ctx.settings.scheduler.enabled:
+        loops.append(Loop("wod-scheduler", lambda: run_pass(ctx), ctx.settings.scheduler.interval))
+    if ctx.settings.outbox.enabled:
+        loops.append(Loop("wod-outbox", lambda: outbox.send_due(ctx), ctx.settings.outbox.interval))
+    for loop in loops:
+        loop.start()
+    return loops

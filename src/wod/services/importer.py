@@ -1,0 +1,157 @@
+"""Importing workshops from content into the database: a plan (the diff), then its application.
+
+The plan never deletes: a workshop gone from content is deactivated, so its registrations and
+history stay. Workshops with errors are left as they are in the database and reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wod.content.check import CheckedWorkshop, CheckReport
+from wod.content.wodyml import WodYml
+from wod.db.models import Location, Workshop
+from wod.errors import ContentProblem
+from wod.services.catalogue import serving_locations
+
+
+class Action(StrEnum):
+    add = "add"
+    update = "update"
+    deactivate = "deactivate"
+    unchanged = "unchanged"
+    skipped = "skipped"  # has errors: the database keeps what it had
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class WorkshopPlan:
+    slug: str
+    action: Action
+    changes: list[Change] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportPlan:
+    workshops: list[WorkshopPlan]
+    problems: list[ContentProblem]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(
+            w.action in (Action.add, Action.update, Action.deactivate) for w in self.workshops
+        )
+
+
+def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
+    """The database columns of a workshop from its ``wod.yml``."""
+    assert spec.seat_range is not None
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "categories": spec.categories,
+        "duration_hours": spec.duration,
+        "presenter": spec.presenter,
+        "role": spec.role,
+        "avatar": spec.avatar,
+        "replay_link": spec.replay_link,
+        "replay_id": spec.replay_id,
+        "workshop_img": spec.workshop_img,
+        "badge_img": spec.badge_img,
+        "active": spec.active,
+        "capacity": spec.capacity if spec.capacity is not None else spec.seats,
+        "priority": spec.priority,
+        "seat_min": spec.seat_range[0],
+        "seat_max": spec.seat_range[1],
+        "reset": spec.reset,
+        "ldap": spec.ldap,
+        "varpass": spec.varpass,
+        "compile": spec.compile,
+        "beta": spec.beta,
+        "monoappliance": spec.monoappliance,
+        "multiappliance": spec.multiappliance,
+        "location": spec.location,
+        "alternate_locations": spec.alternate_locations,
+        "layer": str(checked.source.layer.path),
+    }
+
+
+def plan_import(session: Session, report: CheckReport) -> ImportPlan:
+    """Compare content with the database."""
+    existing = {w.slug: w for w in session.scalars(select(Workshop))}
+    locations = list(session.scalars(select(Location)))
+    plans: list[WorkshopPlan] = []
+    problems = list(report.problems)
+    for slug, checked in report.workshops.items():
+        row = existing.get(slug)
+        if not checked.ok or checked.spec is None or checked.spec.seat_range is None:
+            plans.append(WorkshopPlan(slug, Action.skipped))
+            continue
+        values = workshop_values(checked.spec, checked)
+        problems.extend(_location_problems(checked, values, locations))
+        if row is None:
+            plans.append(WorkshopPlan(slug, Action.add, [], values))
+            continue
+        changes = [Change(k, getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v]
+        plans.append(
+            WorkshopPlan(slug, Action.update if changes else Action.unchanged, changes, values)
+        )
+    for slug, row in existing.items():
+        if slug not in report.workshops and row.active:
+            plans.append(WorkshopPlan(slug, Action.deactivate, [Change("active", True, False)]))
+    return ImportPlan(sorted(plans, key=lambda p: p.slug), problems)
+
+
+def _location_problems(
+    checked: CheckedWorkshop, values: dict[str, Any], locations: list[Location]
+) -> list[ContentProblem]:
+    file = str(checked.source.folder / "wod.yml")
+    probe = Workshop(location=values["location"], alternate_locations=values["alternate_locations"])
+    names = {loc.name for loc in locations}
+    problems = [
+        ContentProblem(file, "location", f"no location named {name!r}", warning=True)
+        for name in [values["location"], *values["alternate_locations"]]
+        if name is not None and name not in names
+    ]
+    for loc in serving_locations(probe, locations):
+        if values["seat_min"] < loc.seat_min or values["seat_max"] > loc.seat_max:
+            problems.append(
+                ContentProblem(
+                    file,
+                    "range",
+                    f"[{values['seat_min']}, {values['seat_max']}] leaves the seats "
+                    f"{loc.seat_min}-{loc.seat_max} of location {loc.name!r}",
+                    warning=True,
+                )
+            )
+    return problems
+
+
+def apply_import(session: Session, plan: ImportPlan, now: datetime) -> None:
+    """Write the plan's additions, updates and deactivations."""
+    existing = {w.slug: w for w in session.scalars(select(Workshop))}
+    for item in plan.workshops:
+        if item.action is Action.add:
+            session.add(Workshop(slug=item.slug, created_at=now, updated_at=now, **item.values))
+        elif item.action is Action.update:
+            row = existing[item.slug]
+            for change in item.changes:
+                setattr(row, change.field, change.new)
+            row.updated_at = now
+        elif item.action is Action.deactivate:
+            existing[item.slug].active = False
+            existing[item.slug].updated_at = now
+    session.flush()

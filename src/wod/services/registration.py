@@ -1,0 +1,164 @@
+"""Registering for a workshop: validation, then one transaction that reserves a seat, inserts
+the registration, queues the CREATE job and the welcome email.
+
+Correctness under concurrency does not rest on the checks below but on the database: the seat
+is taken by a conditional update (one winner), the workshop row is locked on PostgreSQL so the
+capacity count is exact, and partial unique indexes forbid two live registrations on one seat
+or for one email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wod.context import AppContext
+from wod.db.models import Location, Registration, Seat, Workshop
+from wod.domain.states import EMAIL_HOLDING, SEAT_HOLDING, SeatState, Verb
+from wod.errors import (
+    AlreadyRegistered,
+    FieldProblem,
+    InvalidInput,
+    InvalidState,
+    TermsNotAccepted,
+    WorkshopFull,
+    WorkshopNotFound,
+)
+from wod.services.catalogue import serving_locations
+from wod.services.jobs import enqueue_job
+from wod.services.outbox import queue_email
+from wod.services.transitions import move
+from wod.settings import RegistrationSettings
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """What a participant submits, as typed (validated by :func:`validate_request`)."""
+
+    workshop: str
+    email: str
+    name: str
+    company: str
+    accept_terms: bool
+    language: str = "en"
+
+
+def _check_text(problems: list[FieldProblem], field: str, value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    if not value:
+        problems.append(FieldProblem(field, "is required"))
+    elif len(value) > limit:
+        problems.append(FieldProblem(field, f"is longer than {limit} characters"))
+    elif any(ord(c) < 32 for c in value):
+        problems.append(FieldProblem(field, "contains control characters"))
+    return value
+
+
+def validate_request(
+    request: RegistrationRequest, limits: RegistrationSettings
+) -> RegistrationRequest:
+    """The request with normalised values, or :class:`InvalidInput` listing every problem."""
+    problems: list[FieldProblem] = []
+    name = _check_text(problems, "name", request.name, limits.name_max)
+    company = _check_text(problems, "company", request.company, limits.company_max)
+    email = request.email.strip()
+    if len(email) > limits.email_max:
+        problems.append(FieldProblem("email", f"is longer than {limits.email_max} characters"))
+    else:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            problems.append(FieldProblem("email", str(exc)))
+    if problems:
+        raise InvalidInput(problems)
+    if not request.accept_terms:
+        raise TermsNotAccepted()
+    return RegistrationRequest(
+        request.workshop.strip(), email, name, company, True, request.language
+    )
+
+
+def register(ctx: AppContext, request: RegistrationRequest) -> Registration:
+    """Register one participant: the new registration (``queued``) with its seat reserved."""
+    request = validate_request(request, ctx.settings.registration)
+    try:
+        with ctx.db.write() as session:
+            return _register(ctx, session, request)
+    except IntegrityError as exc:
+        if "email" in str(exc.orig):
+            raise AlreadyRegistered() from exc
+        raise WorkshopFull() from exc
+
+
+def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -> Registration:
+    now = ctx.clock.now()
+    workshop = session.scalar(
+        select(Workshop).where(Workshop.slug == request.workshop).with_for_update()
+    )
+    if workshop is None or not workshop.active:
+        raise WorkshopNotFound(f"No workshop {request.workshop!r} is open for registration.")
+    live_email = select(Registration.id).where(
+        Registration.email == request.email, Registration.state.in_(EMAIL_HOLDING)
+    )
+    if session.scalar(live_email) is not None:
+        raise AlreadyRegistered()
+    live = session.scalar(
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(SEAT_HOLDING))
+    )
+    if (live or 0) >= workshop.capacity:
+        raise WorkshopFull()
+    seat = reserve_seat(session, workshop, now)
+    registration = Registration(
+        workshop_id=workshop.id,
+        email=request.email,
+        name=request.name,
+        company=request.company,
+        location_id=seat.location_id,
+        seat_id=seat.id,
+        created_at=now,
+        language=request.language,
+    )
+    session.add(registration)
+    session.flush()
+    enqueue_job(
+        session,
+        Verb.CREATE,
+        seat,
+        now,
+        registration=registration,
+        workshop=workshop,
+        attempts=ctx.settings.scheduler.job_attempts,
+    )
+    queue_email(session, "welcome", registration, now)
+    return registration
+
+
+def reserve_seat(session: Session, workshop: Workshop, now: datetime) -> Seat:
+    """Take the lowest free seat of the workshop's range at its first location that has one."""
+    locations = list(session.scalars(select(Location).order_by(Location.id)))
+    for location in serving_locations(workshop, locations):
+        candidates = session.scalars(
+            select(Seat)
+            .where(
+                Seat.location_id == location.id,
+                Seat.state == SeatState.free,
+                Seat.number.between(workshop.seat_min, workshop.seat_max),
+            )
+            .order_by(Seat.number)
+            .limit(5)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for seat in candidates:
+            try:
+                move(session, seat, SeatState.reserved, updated_at=now)
+            except InvalidState:  # taken by a concurrent registration
+                continue
+            return seat
+    raise WorkshopFull()

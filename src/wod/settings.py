@@ -1,0 +1,243 @@
+"""Typed settings: environment variables ``WOD_…`` over an optional TOML file over defaults.
+
+Every setting is declared here with its type, default and description; ``wod settings docs``
+generates the reference page from these declarations. Nested settings use ``__`` in the
+environment (``WOD_SMTP__HOST``) and tables in the TOML file (``[smtp] host = …``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from wod.errors import ConfigError
+
+#: Development defaults that production refuses (ARCHITECTURE §10).
+DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105 - a known default that production refuses
+DEV_HUB_TOKEN = "dev-hub-token-change-me"  # noqa: S105
+
+_config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "wod_config_file", default=None
+)
+
+
+class Mode(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class AccountMode(StrEnum):
+    hub = "hub"
+    system = "system"
+
+
+class SmtpSecurity(StrEnum):
+    none = "none"
+    starttls = "starttls"
+    ssl = "ssl"
+
+
+class ApiSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the api listens on.")
+    port: int = Field(8000, description="Port the api listens on.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="URL participants use to reach the portal (used in emails).",
+    )
+
+
+class BrandingSettings(BaseModel):
+    name: str = Field("Acme", description="Organisation name (BRANDING).")
+    wod_name: str = Field(
+        "Acme Workshops-on-Demand", description="Platform display name (BRANDINGWOD)."
+    )
+    url: str = Field("https://example.org", description="Organisation web site (BRANDINGURL).")
+    logo_url: str = Field(
+        "/static/logo.svg",
+        description="Logo image URL (BRANDINGLOGO); a path is taken relative to api.public_url.",
+    )
+    survey_url: str = Field("https://example.org/survey", description="Survey link (SURVEYURL).")
+    survey_challenge_url: str = Field(
+        "https://example.org/quiz", description="Challenge quiz link (SURVEYCHALURL)."
+    )
+    sender: str = Field("workshops@localhost", description="From address of every email.")
+
+
+class SmtpSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="SMTP server host.")
+    port: int = Field(8025, description="SMTP server port.")
+    security: SmtpSecurity = Field(SmtpSecurity.none, description="none, starttls or ssl.")
+    username: str | None = Field(None, description="SMTP login, if the server needs one.")
+    password: SecretStr | None = Field(None, description="SMTP password.")
+    timeout: float = Field(10.0, description="Seconds before an SMTP operation gives up.")
+
+
+class ContentSettings(BaseModel):
+    paths: list[Path] = Field(
+        default_factory=lambda: [Path("content")],
+        description="Content layers in order: public first, private overlays after.",
+    )
+    template_patterns: list[str] = Field(
+        default_factory=lambda: [
+            "*.ipynb",
+            "*.yaml",
+            "*.py",
+            "*.sh",
+            "*.src",
+            "*.tf",
+            "*.env",
+            "Variables.ps1",
+        ],
+        description="File name patterns rendered as Jinja2 templates when a seat is deployed.",
+    )
+
+
+class SchedulerSettings(BaseModel):
+    enabled: bool = Field(True, description="Run the scheduler loop inside the api process.")
+    interval: float = Field(1.0, description="Seconds between two scheduler passes.")
+    batch: int = Field(200, description="Rows handled per timer and pass.")
+    job_lease: float = Field(600.0, description="Seconds a claimed job may run before retry.")
+    job_attempts: int = Field(3, description="Attempts of a job before it fails for good.")
+
+
+class OutboxSettings(BaseModel):
+    enabled: bool = Field(True, description="Run the email outbox worker in the api process.")
+    interval: float = Field(0.5, description="Seconds between two outbox passes.")
+    attempts: int = Field(8, description="Send attempts of one email before it is given up.")
+    backoff: float = Field(5.0, description="First retry delay in seconds; doubles each time.")
+
+
+class RegistrationSettings(BaseModel):
+    name_max: int = Field(100, description="Longest accepted full name.")
+    company_max: int = Field(100, description="Longest accepted company name.")
+    email_max: int = Field(254, description="Longest accepted email address.")
+
+
+class BackendSettings(BaseModel):
+    api_url: str = Field("http://127.0.0.1:8000", description="URL of the api the agent calls.")
+    token: SecretStr | None = Field(None, description="The location's agent token.")
+    account_mode: AccountMode = Field(AccountMode.hub, description="hub or system accounts.")
+    students_dir: Path = Field(
+        Path(".wod/students"), description="Folder holding the seat homes (studentN)."
+    )
+    credentials_dir: Path = Field(
+        Path(".wod/credentials"),
+        description="Folder of the seat password hashes the wod authenticator reads (hub mode).",
+    )
+    poll_interval: float = Field(0.5, description="Seconds between two claims when idle.")
+    workers: int = Field(4, ge=1, le=64, description="Jobs the agent runs at once.")
+    prespawn: bool = Field(True, description="Start the seat's server at CREATE.")
+
+
+class HubSettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Address the hub's public proxy listens on.")
+    port: int = Field(8001, description="Port of the hub's public proxy.")
+    internal_port: int = Field(8081, description="Port of the hub process behind the proxy.")
+    proxy_api_port: int = Field(8082, description="Port of the proxy's REST API.")
+    proxy_command: str = Field(
+        "",
+        description="configurable-http-proxy executable; empty means search node_modules and PATH.",
+    )
+    public_url: str = Field("http://127.0.0.1:8001", description="Hub URL participants open.")
+    api_url: str = Field("http://127.0.0.1:8001/hub/api", description="Hub REST API URL.")
+    api_token: SecretStr = Field(
+        SecretStr(DEV_HUB_TOKEN),
+        description="Token of the wod-backend hub service (scopes limited to users and servers).",
+    )
+    dir: Path = Field(Path(".wod/hub"), description="Folder of the hub's config, db and pid.")
+
+
+class DevSettings(BaseModel):
+    mail_catcher: bool = Field(False, description="Run the dev mail catcher in the api process.")
+    maildir: Path = Field(Path(".wod/mail"), description="Where the dev mail catcher stores mail.")
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WOD_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    mode: Mode = Field(Mode.development, description="development or production.")
+    secret_key: SecretStr = Field(
+        SecretStr(DEV_SECRET_KEY),
+        description="Key that encrypts seat passwords at rest; random and private in production.",
+    )
+    data_dir: Path = Field(Path(".wod"), description="Folder of local state (SQLite file, …).")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means a SQLite file in data_dir."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Logging threshold."
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    branding: BrandingSettings = Field(default_factory=BrandingSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    content: ContentSettings = Field(default_factory=ContentSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
+    backend: BackendSettings = Field(default_factory=BackendSettings)
+    hub: HubSettings = Field(default_factory=HubSettings)
+    dev: DevSettings = Field(default_factory=DevSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.mode is Mode.production:
+            if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+                raise ValueError("secret_key still has its development default")
+            if self.hub.api_token.get_secret_value() == DEV_HUB_TOKEN:
+                raise ValueError("hub.api_token still has its development default")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'wod.sqlite3'}"
+
+    def absolute_url(self, url: str) -> str:
+        """``url`` itself when absolute, else joined to ``api.public_url``."""
+        if "://" in url:
+            return url
+        return self.api.public_url.rstrip("/") + "/" + url.lstrip("/")
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once per process: ``overrides`` > environment > file > defaults."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist")
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from exc
+    finally:
+        _config_file.reset(token)
