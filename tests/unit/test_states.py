@@ -1,0 +1,47 @@
+import itertools
+
+import pytest
+
+from wod.domain.states import (
+    TRANSITIONS,
+    JobState,
+    RegistrationState,
+    SeatState,
+    check_transition,
+    sources_of,
+)
+from wod.errors import IllegalTransition
+
+
+def test_every_state_has_a_row() -> None:
+    for enum, table in TRANSITIONS.items():
+        assert set(table) == set(enum)  # type: ignore[call-overload]
+        for targets in table.values():
+            assert targets <= set(enum)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (RegistrationState.ended, RegistrationState.active),
+        (RegistrationState.queued, RegistrationState.ended),
+        (SeatState.free, SeatState.ready),
+        (JobState.done, JobState.running),
+    ],
+)
+def test_illegal_transitions_raise(old, new) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(IllegalTransition):
+        check_transition(old, new)
+
+
+def test_lifecycle_path_is_allowed() -> None:
+    path = [
+        RegistrationState.queued,
+        RegistrationState.provisioning,
+        RegistrationState.active,
+        RegistrationState.ending,
+        RegistrationState.ended,
+    ]
+    for old, new in itertools.pairwise(path):
+        check_transition(old, new)
+    assert set(sources_of(SeatState.free)) == {SeatState.cleaning, SeatState.resetting}

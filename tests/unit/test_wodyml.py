@@ -1,0 +1,127 @@
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLE_CONTENT
+from wod.content.wodyml import parse_wod_yml
+
+FULL = """%YAML 1.1
+---
+name: Demo
+description: A demo.
+category: ['Open Source']
+duration: 2
+workshopImg: ''
+badgeImg: ''
+presenter: Ada
+role: Tester
+avatar: ''
+replayLink: ''
+replayId: 3
+active: true
+capacity: 6
+priority: 1
+range: [52,57]
+reset: false
+ldap: false
+varpass: false
+compile: false
+beta: false
+"""
+
+
+def parse(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "wod.yml"
+    path.write_text(text)
+    return parse_wod_yml(path)
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in SAMPLE_CONTENT.iterdir()))
+def test_sample_files_have_no_problem(folder: str) -> None:
+    spec, problems = parse_wod_yml(SAMPLE_CONTENT / folder / "wod.yml")
+    assert problems == []
+    assert spec is not None and spec.active and spec.seat_range is not None
+
+
+def test_complete_file(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL)
+    assert problems == []
+    assert spec is not None
+    assert spec.seat_range == (52, 57)
+    assert spec.categories == ["Open Source"]
+    assert spec.capacity == 6
+    assert spec.replay_id == 3
+    assert spec.compile == []
+
+
+def test_dash_range_is_accepted_with_a_warning_naming_the_line(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL.replace("range: [52,57]", "range: [1980-1985]"))
+    assert spec is not None and spec.seat_range == (1980, 1985)
+    (problem,) = problems
+    assert problem.warning and problem.field == "range" and problem.line == 17
+    assert str(problem).startswith(f"{tmp_path / 'wod.yml'}:17: range: warning:")
+
+
+def test_tab_after_colon_is_a_warning(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL.replace("duration: 2", "duration:\t3"))
+    assert spec is not None and spec.duration == 3
+    (problem,) = problems
+    assert problem.warning and problem.line == 6 and "tab" in problem.message
+
+
+def test_keys_missing_in_older_files_get_defaults_and_warnings(tmp_path: Path) -> None:
+    text = "name: Old\ndescription: x\nactive: true\nrange: [1,4]\n"
+    spec, problems = parse(tmp_path, text)
+    assert spec is not None
+    assert spec.duration == 4 and spec.capacity == 4 and spec.reset is False
+    missing = {p.field for p in problems if "missing" in p.message}
+    assert {"duration", "capacity", "category", "compile", "replayId"} <= missing
+    assert all(p.warning for p in problems)
+
+
+def test_string_booleans_and_compile_list(tmp_path: Path) -> None:
+    text = FULL.replace("reset: false", "reset: 'true'").replace(
+        "compile: false", "compile: 'a.sh, b.sh'"
+    )
+    spec, problems = parse(tmp_path, text)
+    assert spec is not None and spec.reset is True and spec.compile == ["a.sh", "b.sh"]
+    assert [p.field for p in problems] == ["reset"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line"),
+    [
+        ("duration: 2", "duration: two", "duration", 6),
+        ("active: true", "active: maybe", "active", 14),
+        ("category: ['Open Source']", "category: 3", "category", 5),
+        ("range: [52,57]", "range: [57,52]", "range", 17),
+        ("range: [52,57]", "range: lots", "range", 17),
+        ("capacity: 6", "capacity: -1", "capacity", 15),
+        ("name: Demo", "name: ''", "name", 3),
+    ],
+)
+def test_wrong_values_are_errors_with_file_field_and_line(
+    tmp_path: Path, old: str, new: str, field: str, line: int
+) -> None:
+    spec, problems = parse(tmp_path, FULL.replace(old, new))
+    assert spec is None
+    errors = [p for p in problems if not p.warning]
+    assert [(p.field, p.line) for p in errors] == [(field, line)]
+
+
+def test_capacity_beyond_the_range_is_a_warning(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL.replace("capacity: 6", "capacity: 20"))
+    assert spec is not None
+    assert [(p.field, p.warning) for p in problems] == [("capacity", True)]
+
+
+def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL.replace("role: Tester", "role: [Tester"))
+    assert spec is None
+    assert problems[0].field == "yaml" and problems[0].line is not None
+
+
+def test_unknown_and_duplicate_keys_are_warnings(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL + "colour: blue\npriority: 2\n")
+    assert spec is not None and spec.priority == 2
+    assert {(p.field, p.warning) for p in problems} == {("colour", True), ("priority", True)}
