@@ -82,14 +82,19 @@ def _lease(ctx: AppContext, email_id: int, now: datetime) -> Email | None:
 
 def send_due(ctx: AppContext, limit: int = 50) -> int:
     """Send the emails that are due; returns how many were sent."""
-    now = ctx.clock.now()
-    with ctx.db.read() as session:
-        due = _due(session, now, limit)
     sent = 0
-    for email_id in due:
-        email = _lease(ctx, email_id, now)
-        if email is not None:
-            sent += _deliver(ctx, email)
+    while sent < limit:  # again after a batch: sending one email may unblock the next
+        now = ctx.clock.now()
+        with ctx.db.read() as session:
+            due = _due(session, now, limit - sent)
+        batch = 0
+        for email_id in due:
+            email = _lease(ctx, email_id, now)
+            if email is not None:
+                batch += _deliver(ctx, email)
+        sent += batch
+        if batch == 0:
+            break
     return sent
 
 
