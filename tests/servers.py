@@ -16,8 +16,8 @@ from wod.ports import free_port
 class ApiServer:
     """uvicorn serving ``app`` on a free loopback port, in a thread."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.port = free_port()
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,

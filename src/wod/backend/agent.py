@@ -86,6 +86,14 @@ class Agent:
             time.sleep(self.poll_interval / self.workers)  # spread the idle polls
         for thread in threads:
             thread.join()
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP connections of the agent."""
+        self.client.close()
+        close_hub = getattr(self.verbs.hub, "close", None)
+        if close_hub is not None:
+            close_hub()
 
     def stop(self) -> None:
         self.stopping.set()

@@ -33,7 +33,7 @@ class MailCatcher:
 
     def __init__(self, maildir: Path, host: str = "127.0.0.1", port: int = 8025) -> None:
         self.maildir = maildir
-        maildir.mkdir(parents=True, exist_ok=True)
+        maildir.parent.mkdir(parents=True, exist_ok=True)
         mailbox.Maildir(maildir, create=True).close()
         self.controller = Controller(_MaildirHandler(maildir), hostname=host, port=port)
 
@@ -47,7 +47,7 @@ class MailCatcher:
 def read_mail(maildir: Path, limit: int = 200) -> list[dict[str, str]]:
     """The caught messages, newest first, each with ``to``, ``from``, ``subject``, ``date``,
     ``text`` and ``html``."""
-    if not maildir.exists():
+    if not (maildir / "new").is_dir():
         return []
     box = mailbox.Maildir(maildir, create=False)
     items = []
