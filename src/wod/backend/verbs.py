@@ -145,9 +145,8 @@ class HubModeVerbs:
 
     def _lock_out(self, order: Order, job_log: JobLog) -> None:
         self.credentials.remove(order.username)
-        job_log("password removed: the seat cannot log in")
         self.hub.delete_user(order.username)
-        job_log("hub user removed with its server and sessions")
+        job_log("seat locked: password removed, hub user removed with its server and sessions")
 
     def create(self, order: Order, job_log: JobLog) -> Outcome:
         folder = content_folder_name(order.slug)

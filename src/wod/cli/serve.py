@@ -158,15 +158,16 @@ class Stack:
         return None
 
     def stop(self) -> None:
-        for _, process in reversed(self.children):
+        for name, process in reversed(self.children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for _, process in reversed(self.children):
             try:
                 process.wait(15)
             except subprocess.TimeoutExpired:
+                console.print(f"{name} did not stop in 15 s: killed")
                 process.kill()
         if self.hub is not None:
+            console.print("stopping JupyterHub and the seats' servers …")
             self.hub.stop()
 
 

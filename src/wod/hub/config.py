@@ -66,6 +66,9 @@ c.JupyterHub.cookie_secret_file = {v["cookie_secret_file"]}
 c.JupyterHub.pid_file = {v["pid_file"]}
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.redirect_to_server = True
+# Answer a spawn request at once: the backend agent starts seats ahead of the first login and
+# must not wait for the server to be ready.
+c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}
 
 c.JupyterHub.authenticator_class = "wod"
 c.WodAuthenticator.credentials_dir = {v["credentials_dir"]}

@@ -1,0 +1,104 @@
+"""``wod up`` as a newcomer runs it: one command, everything answers, Ctrl-C stops it all, and a
+second run finds the data of the first."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import PG_URL, ROOT
+from tests.e2e.conftest import wait_for
+from wod.ports import free_port, port_is_free
+
+pytestmark = pytest.mark.hub
+
+
+@contextmanager
+def wod_up(data_dir: Path, ports: dict[str, int], database_url: str) -> Iterator[list[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
+    if PG_URL:
+        env["WOD_DATABASE_URL"] = database_url
+    log = data_dir.parent / f"up-{len(list(data_dir.parent.glob('up-*')))}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "wod",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--api-port",
+                str(ports["api"]),
+                "--hub-port",
+                str(ports["hub"]),
+                "--smtp-port",
+                str(ports["smtp"]),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    lines: list[str] = []
+    try:
+        wait_for(
+            lambda: "wod is up" in log.read_text() or process.poll() is not None,
+            90,
+            "wod up to be ready",
+        )
+        assert process.poll() is None, log.read_text()
+        yield lines
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(60)
+        lines.extend(log.read_text().splitlines())
+        assert code == 0, log.read_text()
+
+
+def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
+    hub_port = free_port()
+    while not all(port_is_free(hub_port + n) for n in (80, 81)):
+        hub_port = free_port()
+    ports = {"api": free_port(), "hub": hub_port, "smtp": free_port()}
+    api = f"http://127.0.0.1:{ports['api']}"
+    data = tmp_path / "state"
+    with wod_up(data, ports, database_url) as output:
+        assert httpx.get(f"{api}/healthz").json() == {"status": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{ports['hub']}/hub/api/").status_code == 200
+        assert httpx.get(f"{api}/").status_code == 200
+        body = {
+            "workshop": "WKSHP-Shell101",
+            "email": "newcomer@example.org",
+            "name": "New",
+            "company": "Comer",
+            "accept_terms": True,
+        }
+        assert httpx.post(f"{api}/api/v1/registrations", json=body).status_code == 201
+
+        def credentials() -> bool:
+            mail = httpx.get(f"{api}/api/v1/dev/mail").json()
+            return any("credentials" in m["subject"] for m in mail)
+
+        wait_for(credentials, 60, "the credentials email")
+    text = "\n".join(output)
+    for url in (f"{api}/", f"{api}/dev/mail", f"http://127.0.0.1:{ports['hub']}/"):
+        assert url in text
+    assert "stopped" in text
+    for port in (ports["api"], ports["hub"], ports["smtp"], ports["hub"] + 80):
+        assert port_is_free(port), f"port {port} still taken after Ctrl-C"
+    assert not (data / "hub" / "jupyterhub.pid").exists()
+
+    with wod_up(data, ports, database_url):
+        seats = {w["slug"]: w["seats_left"] for w in httpx.get(f"{api}/api/v1/workshops").json()}
+        assert seats == {"WKSHP-Python101": 10, "WKSHP-Shell101": 9}  # the first run's seat
+        again = httpx.post(f"{api}/api/v1/registrations", json=body)
+        assert again.status_code == 409 and again.json()["code"] == "already_registered"

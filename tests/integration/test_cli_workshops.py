@@ -1,0 +1,109 @@
+"""``wod workshops check`` and ``wod workshops import`` on good and broken content."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tests.factories import code, make_workshop, notebook
+from wod.cli.main import app
+from wod.context import AppContext
+from wod.db.models import Workshop
+
+
+@pytest.fixture
+def layer(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    make_workshop(root, "WKSHP-Good", (1, 5))
+    make_workshop(root, "WKSHP-Overlap", (3, 8))
+    types = make_workshop(root, "WKSHP-Types", (20, 22))
+    text = (types / "wod.yml").read_text()
+    (types / "wod.yml").write_text(text.replace("duration: 2", 'duration: "two"'))
+    (make_workshop(root, "WKSHP-NoReadme", (30, 31)) / "0-ReadMeFirst.ipynb").unlink()
+    undefined = make_workshop(root, "WKSHP-Undefined", (40, 41))
+    (undefined / "1-lab.ipynb").write_text(notebook(code("print('{{ NOPE }}')", "c1")))
+    legacy = make_workshop(root, "WKSHP-Legacy", (50, 52))
+    yml = (legacy / "wod.yml").read_text().replace("range: [50, 52]", "range: [50-52]")
+    (legacy / "wod.yml").write_text(yml.replace("priority: 1", "priority:\t1"))
+    return root
+
+
+def run(ctx: AppContext, layer: Path, *args: str) -> tuple[int, str]:
+    env = {
+        "WOD_DATABASE_URL": ctx.settings.resolved_database_url,
+        "WOD_CONTENT__PATHS": f'["{layer}"]',
+        "COLUMNS": "300",
+    }
+    result = CliRunner().invoke(app, list(args), env=env)
+    return result.exit_code, result.output
+
+
+def test_check_lists_every_problem_as_file_field_message(ctx: AppContext, layer: Path) -> None:
+    code_, out = run(ctx, layer, "workshops", "check", str(layer))
+    assert code_ == 1
+    lines = out.splitlines()
+
+    def has(prefix: str, fragment: str) -> bool:
+        return any(line.startswith(prefix) and fragment in line for line in lines)
+
+    assert has(f"{layer}/WKSHP-Overlap/wod.yml: range:", "overlaps [1, 5] of WKSHP-Good")
+    assert has(f"{layer}/WKSHP-Types/wod.yml:6: duration:", "expected a whole number")
+    assert has(f"{layer}/WKSHP-NoReadme/0-ReadMeFirst.ipynb: file:", "mandatory file is missing")
+    assert has(f"{layer}/WKSHP-Undefined/1-lab.ipynb:", "NOPE: 'NOPE' is undefined")
+    assert has(f"{layer}/WKSHP-Legacy/wod.yml:17: range: warning:", "[50, 52] is the canonical")
+    assert has(f"{layer}/WKSHP-Legacy/wod.yml:16: yaml: warning:", "tab")
+    assert not any("WKSHP-Good" in line and "WKSHP-Good/" in line.split(":")[0] for line in lines)
+    assert "6 workshop(s), 2 without errors; 4 error(s)" in out
+
+
+def test_check_a_single_good_workshop_passes(ctx: AppContext, layer: Path) -> None:
+    code_, out = run(ctx, layer, "workshops", "check", str(layer / "WKSHP-Good"))
+    assert code_ == 0, out
+    assert "1 workshop(s), 1 without errors; 0 error(s), 0 warning(s)" in out
+
+
+def test_check_sample_content_is_clean(ctx: AppContext) -> None:
+    from tests.conftest import SAMPLE_CONTENT
+
+    code_, out = run(ctx, SAMPLE_CONTENT, "workshops", "check", "--strict")
+    assert code_ == 0, out
+
+
+def slugs(ctx: AppContext) -> dict[str, bool]:
+    with ctx.db.read() as s:
+        return {w.slug: w.active for w in s.scalars(select(Workshop))}
+
+
+def test_import_is_a_dry_run_then_applies_only_valid_workshops(
+    ctx: AppContext, layer: Path
+) -> None:
+    code_, out = run(ctx, layer, "workshops", "import")
+    assert code_ == 1  # the content has errors
+    assert "+ WKSHP-Good: add" in out and "! WKSHP-Types: skipped" in out
+    assert "dry run: nothing written" in out
+    assert slugs(ctx) == {}
+
+    code_, out = run(ctx, layer, "workshops", "import", "--apply")
+    assert "applied" in out
+    assert slugs(ctx) == {"WKSHP-Good": True, "WKSHP-Legacy": True}
+
+    shutil.rmtree(layer / "WKSHP-Legacy")
+    good = layer / "WKSHP-Good" / "wod.yml"
+    good.write_text(good.read_text().replace("duration: 2", "duration: 3"))
+    code_, out = run(ctx, layer, "workshops", "import", "--apply")
+    assert "- WKSHP-Legacy: deactivate" in out
+    assert "~ WKSHP-Good: update" in out and "duration_hours: 2 → 3" in out
+    assert slugs(ctx) == {"WKSHP-Good": True, "WKSHP-Legacy": False}
+
+
+def test_import_of_unchanged_content_changes_nothing(ctx: AppContext) -> None:
+    from tests.conftest import SAMPLE_CONTENT
+
+    assert run(ctx, SAMPLE_CONTENT, "workshops", "import", "--apply")[0] == 0
+    code_, out = run(ctx, SAMPLE_CONTENT, "workshops", "import")
+    assert code_ == 0
+    assert "= WKSHP-Python101: unchanged" in out and "nothing to change" in out

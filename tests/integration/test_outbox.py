@@ -1,0 +1,135 @@
+"""The email outbox against a real SMTP server (the dev mail catcher): delivery, retries with
+backoff while the server is down, nothing lost, nothing sent twice, order kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from wod.context import AppContext, build_context
+from wod.db.models import Email
+from wod.domain.clock import FakeClock
+from wod.domain.states import EmailState
+from wod.mail.catcher import MailCatcher, read_mail
+from wod.ports import free_port
+from wod.services import outbox
+from wod.services.registration import RegistrationRequest, register
+from wod.settings import Settings
+
+
+def smtp_context(settings: Settings, clock: FakeClock, port: int) -> AppContext:
+    smtp = settings.smtp.model_copy(update={"port": port, "timeout": 2.0})
+    return build_context(settings.model_copy(update={"smtp": smtp}), clock=clock)
+
+
+def people(ctx: AppContext, n: int) -> list[int]:
+    return [
+        register(
+            ctx, RegistrationRequest("WKSHP-Python101", f"p{i}@example.org", f"P {i}", "C", True)
+        ).id
+        for i in range(n)
+    ]
+
+
+def test_smtp_down_then_up_delivers_every_email_once(
+    ctx: AppContext, token: str, settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    port = free_port()
+    sender = smtp_context(settings, clock, port)
+    people(sender, 3)
+    assert outbox.send_due(sender) == 0  # nobody listens on the port yet
+    with sender.db.read() as s:
+        rows = list(s.scalars(select(Email)))
+    assert [(e.state, e.attempts) for e in rows] == [(EmailState.pending, 1)] * 3
+    assert all("Connection refused" in (e.last_error or "") for e in rows)
+    assert outbox.send_due(sender) == 0  # not due again before the backoff
+
+    catcher = MailCatcher(tmp_path / "mail", "127.0.0.1", port)
+    catcher.start()
+    try:
+        clock.advance(timedelta(seconds=settings.outbox.backoff))
+        assert outbox.send_due(sender) == 3
+        assert outbox.send_due(sender) == 0
+    finally:
+        catcher.stop()
+        sender.close()
+    mail = read_mail(tmp_path / "mail")
+    assert sorted(m["to"] for m in mail) == ["p0@example.org", "p1@example.org", "p2@example.org"]
+    assert all(m["subject"].startswith("Welcome to") and m["html"] for m in mail)
+
+
+def test_backoff_doubles_and_the_email_is_given_up_after_its_attempts(
+    ctx: AppContext, token: str, clock: FakeClock
+) -> None:
+    assert ctx.mailer is not None
+    ctx.mailer.down = True  # type: ignore[attr-defined]
+    people(ctx, 1)
+    delays = []
+    for _ in range(ctx.settings.outbox.attempts):
+        outbox.send_due(ctx)
+        with ctx.db.read() as s:
+            email = s.scalars(select(Email)).one()
+        delays.append((email.next_attempt_at - clock.now()).total_seconds())
+        clock.set(email.next_attempt_at)
+    assert email.state is EmailState.failed and email.attempts == ctx.settings.outbox.attempts
+    backoff = ctx.settings.outbox.backoff
+    assert delays[:4] == [backoff, backoff * 2, backoff * 4, backoff * 8]
+
+
+def test_emails_of_one_registration_go_out_in_order(
+    ctx: AppContext, token: str, clock: FakeClock
+) -> None:
+    from wod.db.models import Registration
+    from wod.services.outbox import queue_email
+
+    rid = people(ctx, 1)[0]
+    with ctx.db.write() as s:
+        registration = s.get(Registration, rid)
+        assert registration is not None
+        queue_email(s, "final", registration, clock.now())
+        queue_email(s, "final", registration, clock.now())  # the same kind twice: one row
+    assert ctx.mailer is not None
+    ctx.mailer.down = True  # type: ignore[attr-defined]
+    outbox.send_due(ctx)
+    ctx.mailer.down = False  # type: ignore[attr-defined]
+    outbox.send_due(ctx)  # the final email waits for the welcome email's retry
+    assert ctx.mailer.sent == []  # type: ignore[attr-defined]
+    clock.advance(timedelta(minutes=5))
+    assert outbox.send_due(ctx) == 2
+    kinds = [m["Subject"].split()[0] for m in ctx.mailer.sent]  # type: ignore[attr-defined]
+    assert kinds == ["Welcome", "Thanks"]
+
+
+def test_dev_mail_json_and_page(ctx: AppContext, token: str, tmp_path: Path) -> None:
+    from wod.api.app import create_app
+    from wod.mail.render import RenderedEmail, build_message
+    from wod.mail.sender import SmtpMailer
+
+    port = free_port()
+    catcher = MailCatcher(ctx.settings.dev.maildir, "127.0.0.1", port)
+    catcher.start()
+    try:
+        mailer = SmtpMailer(ctx.settings.smtp.model_copy(update={"port": port}))
+        for n in (1, 2):
+            mailer.send(
+                build_message(
+                    RenderedEmail(f"Subject {n}", f"text {n}", f"<p>html {n}</p>"),
+                    sender="a@example.org",
+                    sender_name="A",
+                    recipient=f"r{n}@example.org",
+                )
+            )
+    finally:
+        catcher.stop()
+    with TestClient(create_app(ctx, background=False)) as client:
+        mail = client.get("/api/v1/dev/mail").json()
+        assert [(m["to"], m["subject"]) for m in mail] == [
+            ("r2@example.org", "Subject 2"),
+            ("r1@example.org", "Subject 1"),
+        ]
+        assert mail[0]["text"].strip() == "text 2" and "<p>html 2</p>" in mail[0]["html"]
+        page = client.get("/dev/mail")
+        assert page.status_code == 200 and "Subject 2" in page.text

@@ -1,0 +1,57 @@
+"""Settings: defaults, environment over config file, and production's refusal of dev secrets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from wod.api.app import create_app
+from wod.context import build_context
+from wod.errors import ConfigError
+from wod.settings import Mode, load_settings
+
+
+def test_environment_wins_over_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "wod.toml"
+    config.write_text('log_level = "DEBUG"\n[smtp]\nhost = "mail.example.org"\nport = 2525\n')
+    monkeypatch.setenv("WOD_SMTP__PORT", "587")
+    settings = load_settings(config)
+    assert settings.smtp.host == "mail.example.org"
+    assert settings.smtp.port == 587
+    assert settings.log_level == "DEBUG"
+
+
+def test_unknown_or_wrong_settings_are_configuration_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[smtp]\nport = 'many'\n")
+    with pytest.raises(ConfigError, match=r"smtp\.port"):
+        load_settings(bad)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
+
+
+def test_production_refuses_the_development_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WOD_MODE", "production")
+    with pytest.raises(ConfigError, match="secret_key"):
+        load_settings()
+    monkeypatch.setenv("WOD_SECRET_KEY", "k" * 40)
+    with pytest.raises(ConfigError, match=r"hub\.api_token"):
+        load_settings()
+    monkeypatch.setenv("WOD_HUB__API_TOKEN", "t" * 40)
+    assert load_settings().mode is Mode.production
+
+
+def test_dev_routes_exist_only_in_development(settings, clock, mailer) -> None:  # type: ignore[no-untyped-def]
+    production = settings.model_copy(update={"mode": Mode.production})
+    ctx = build_context(production, clock=clock, mailer=mailer)
+    try:
+        with TestClient(create_app(ctx, background=False)) as client:
+            assert client.get("/api/v1/dev/mail").status_code == 404
+            assert client.get("/dev/mail").status_code == 404
+            assert client.get("/healthz").json() == {"status": "ok"}
+    finally:
+        ctx.close()
