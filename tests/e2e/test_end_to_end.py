@@ -27,9 +27,15 @@ def login(hub_url: str, username: str, password: str) -> httpx.Client:
         f"/hub/login?next=/user/{username}/lab",
         data={"username": username, "password": password, "_xsrf": xsrf_of(web, "/hub/")},
     )
-    if answer.status_code != 200 or f"/user/{username}/lab" not in str(answer.url):
+    if answer.status_code != 200 or "/hub/login" in str(answer.url):
         web.close()
         raise PermissionError(f"login refused: {answer.status_code} {answer.url}")
+
+    def lab_ready() -> bool:  # the seat's server may still be starting (spawn-pending page)
+        page = web.get(f"/user/{username}/lab")
+        return page.status_code == 200 and f"/user/{username}/lab" in str(page.url)
+
+    wait_for(lab_ready, 60, f"the server of {username}")
     return web
 
 
