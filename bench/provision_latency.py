@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 from sqlalchemy import select
-
 from tests.conftest import SAMPLE_CONTENT
 from tests.factories import seed
 from tests.servers import ApiServer
+
 from wod.api.app import create_app
 from wod.backend.agent import build_agent
 from wod.context import build_context
@@ -168,8 +168,8 @@ def main() -> None:
             delivered.append(got_mail - start)
             login.append(ready - start)
             print(
-                f"  #{n + 1:2} {username:10} queued {queued[-1]:5.2f} s  mail {delivered[-1]:5.2f} s"
-                f"  login works {login[-1]:5.2f} s"
+                f"  #{n + 1:2} {username:10} queued {queued[-1]:5.2f} s"
+                f"  mail {delivered[-1]:5.2f} s  login works {login[-1]:5.2f} s"
             )
         print("\nregistration →")
         report("credentials email queued (server)", queued)
