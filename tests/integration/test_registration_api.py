@@ -197,3 +197,11 @@ def test_database_forbids_two_live_registrations_on_one_seat_or_email(
     with pytest.raises(IntegrityError):
         insert(original.email, free.id)
     insert("other@example.org", free.id)  # the same row with a free seat and a new email is fine
+
+
+def test_unknown_routes_and_methods_answer_problem_documents(client: TestClient) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    wrong = client.delete("/api/v1/workshops")
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"
+    assert wrong.headers["content-type"] == "application/problem+json"

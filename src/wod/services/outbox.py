@@ -27,25 +27,25 @@ SEND_LEASE = timedelta(minutes=2)
 
 
 def queue_email(session: Session, kind: str, registration: Registration, now: datetime) -> None:
-    """Queue one email of ``kind`` for the registration (nothing if already queued)."""
+    """Queue one email of ``kind`` for the registration, unless it was already queued (the
+    unique dedupe key decides, also against a concurrent transaction)."""
     key = f"{registration.id}:{kind}"
     if session.scalar(select(Email.id).where(Email.dedupe_key == key)) is not None:
         return
-    with session.begin_nested():
-        session.add(
-            Email(
-                registration_id=registration.id,
-                kind=kind,
-                recipient=registration.email,
-                dedupe_key=key,
-                next_attempt_at=now,
-                created_at=now,
+    try:
+        with session.begin_nested():
+            session.add(
+                Email(
+                    registration_id=registration.id,
+                    kind=kind,
+                    recipient=registration.email,
+                    dedupe_key=key,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
             )
-        )
-        try:
-            session.flush()
-        except IntegrityError:  # a concurrent transaction queued it first
-            raise
+    except IntegrityError:
+        log.info("email %s already queued by another transaction", key)
 
 
 def _due(session: Session, now: datetime, limit: int) -> list[int]:

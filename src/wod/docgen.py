@@ -1,0 +1,142 @@
+"""Reference pages generated from the code, so they cannot drift: the settings (from their
+declarations), the OpenAPI document (from the app), and the lifecycle diagrams (from the
+transition table). ``wod docs generate`` writes them; a test fails when a checked-in copy differs.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+
+from wod.domain.states import TRANSITIONS
+from wod.settings import Settings
+
+SETTINGS_PAGE = Path("reference/settings.md")
+OPENAPI_PAGE = Path("reference/openapi.json")
+LIFECYCLE_PAGE = Path("explanation/lifecycle.md")
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        value: Any = field.default_factory()  # type: ignore[call-arg]
+    else:
+        value = field.default
+    if isinstance(value, SecretStr):
+        return "(a development default, refused in production)"
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, list):
+        value = [str(v) for v in value]
+    if isinstance(value, Path):
+        value = str(value)
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return f"`{text}`" if text != "" else "(empty)"
+
+
+def _type(field: FieldInfo) -> str:
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return " \\| ".join(m.value for m in annotation)
+    if get_origin(annotation) is Literal:
+        return " \\| ".join(str(a) for a in get_args(annotation))
+    text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
+    for module in ("typing.", "pathlib.", "pydantic.types."):
+        text = text.replace(module, "")
+    return text.replace("|", "\\|")
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+    rows = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            continue
+        env = "WOD_" + (prefix + "__" if prefix else "") + name.upper()
+        rows.append(
+            f"| `{name}` | `{env}` | {_type(field)} | {_default(field)} | "
+            f"{field.description or ''} |"
+        )
+    return rows
+
+
+def settings_markdown() -> str:
+    """``docs/reference/settings.md``."""
+    lines = [
+        "# Settings reference",
+        "",
+        "Generated from `src/wod/settings.py` by `wod docs generate`; do not edit by hand.",
+        "",
+        "Every setting comes from, in order of precedence: an environment variable `WOD_…`, the",
+        "TOML file given with `wod --config FILE` (or `WOD_CONFIG`), the default below. Nested",
+        "settings use `__` in the environment (`WOD_SMTP__HOST`) and a table in TOML",
+        "(`[smtp]` then `host = …`). Lists are JSON in the environment",
+        '(`WOD_CONTENT__PATHS=\'["content", "../private"]\'`).',
+        "",
+    ]
+    header = ["| setting | environment | type | default | meaning |", "|---|---|---|---|---|"]
+    lines += ["## General", "", *header, *_rows(Settings, ""), ""]
+    for name, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines += [f"## `[{name}]`", "", *header, *_rows(annotation, name.upper()), ""]
+    return "\n".join(lines)
+
+
+def openapi_json() -> str:
+    """``docs/reference/openapi.json``: the api's OpenAPI document."""
+    from wod.api.app import create_app
+    from wod.context import AppContext
+    from wod.db.session import Database
+
+    settings = Settings(database_url="sqlite:////tmp/wod-openapi-unused.sqlite3")
+    app = create_app(
+        AppContext(settings=settings, db=Database(settings.resolved_database_url)), background=False
+    )
+    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+
+
+def lifecycle_markdown() -> str:
+    """``docs/explanation/lifecycle.md``: each state machine as a Mermaid diagram."""
+    lines = [
+        "# Lifecycles",
+        "",
+        "Generated from the transition table in `src/wod/domain/states.py` by",
+        "`wod docs generate`; do not edit by hand. Every state change of a registration, a seat,",
+        "a job or an email goes through this table; the services apply it as a conditional",
+        "update, so two processes can never both make the same change.",
+        "",
+    ]
+    for enum, table in TRANSITIONS.items():
+        lines += [f"## {enum.__name__}", "", "```mermaid", "stateDiagram-v2"]
+        first = next(iter(table))
+        lines.append(f"    [*] --> {first.value}")
+        for old, targets in table.items():
+            for new in sorted(targets, key=lambda s: list(table).index(s)):
+                lines.append(f"    {old.value} --> {new.value}")
+            if not targets:
+                lines.append(f"    {old.value} --> [*]")
+        lines += ["```", ""]
+    return "\n".join(lines)
+
+
+PAGES = {
+    SETTINGS_PAGE: settings_markdown,
+    OPENAPI_PAGE: openapi_json,
+    LIFECYCLE_PAGE: lifecycle_markdown,
+}
+
+
+def generate(docs: Path) -> list[Path]:
+    """Write every generated page under ``docs``; the paths written."""
+    written = []
+    for relative, build in PAGES.items():
+        target = docs / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(build())
+        written.append(target)
+    return written
