@@ -18,55 +18,16 @@ import math
 import re
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
 from sqlalchemy import select
-from tests.conftest import SAMPLE_CONTENT
-from tests.factories import seed
-from tests.servers import ApiServer
+from tests.stack import local_stack, stack_settings
 
-from wod.api.app import create_app
-from wod.backend.agent import build_agent
-from wod.context import build_context
 from wod.db.migrate import upgrade
-from wod.db.models import Email
-from wod.hub.process import HubProcess
-from wod.ports import free_port
-from wod.settings import Settings
-
-
-def settings_for(tmp: Path, database_url: str) -> Settings:
-    api, hub, smtp = free_port(), free_port(), free_port()
-    return Settings(
-        database_url=database_url or f"sqlite:///{tmp / 'wod.sqlite3'}",
-        data_dir=tmp,
-        content={"paths": [SAMPLE_CONTENT]},
-        api={"port": api, "public_url": f"http://127.0.0.1:{api}"},
-        smtp={"port": smtp},
-        backend={
-            "api_url": f"http://127.0.0.1:{api}",
-            "students_dir": tmp / "students",
-            "credentials_dir": tmp / "credentials",
-            "poll_interval": 0.1,
-            "workers": 4,
-        },
-        hub={
-            "dir": tmp / "hub",
-            "port": hub,
-            "internal_port": free_port(),
-            "proxy_api_port": free_port(),
-            "public_url": f"http://127.0.0.1:{hub}",
-            "api_url": f"http://127.0.0.1:{hub}/hub/api",
-            "api_token": "bench-" + "x" * 40,
-        },
-        dev={"mail_catcher": True, "maildir": tmp / "mail"},
-        scheduler={"interval": 1.0},
-        outbox={"interval": 0.5},
-    )
+from wod.db.models import Email, Registration
+from wod.db.session import Database
 
 
 def login_works(hub_url: str, username: str, password: str, deadline: float) -> float:
@@ -119,30 +80,24 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="wod-bench-"))
-    settings = settings_for(tmp, args.database_url)
-    ctx = build_context(settings)
-    upgrade(ctx.db)
-    token = seed(ctx, seats=(1, 20), hub_url=settings.hub.public_url)
-    hub = HubProcess(settings)
-    api = ApiServer(create_app(ctx), port=settings.api.port)
-    backend = settings.backend.model_copy(update={"token": SecretStr(token)})
-    agent = build_agent(settings.model_copy(update={"backend": backend}))
-    agent_thread = threading.Thread(target=agent.run, daemon=True)
-    queued, delivered, login = [], [], []
-    try:
-        hub.start()
-        api.start()
-        agent_thread.start()
+    settings = stack_settings(tmp, args.database_url or f"sqlite:///{tmp / 'wod.sqlite3'}")
+    upgrade(Database(settings.resolved_database_url))
+    queued: list[float] = []
+    delivered: list[float] = []
+    login: list[float] = []
+    with local_stack(settings) as stack:
+        api = stack.api.url
         print(
-            f"stack up: api {api.url}, hub {settings.hub.public_url}, "
-            f"database {ctx.db.url.get_backend_name()}; {args.count} sequential registrations"
+            f"stack up: api {api}, hub {settings.hub.public_url}, "
+            f"database {stack.ctx.db.url.get_backend_name()}; "
+            f"{args.count} sequential registrations"
         )
         for n in range(args.count):
             workshop = "WKSHP-Python101" if n % 2 == 0 else "WKSHP-Shell101"
             email = f"bench{n}@example.org"
             start = time.monotonic()
             answer = httpx.post(
-                f"{api.url}/api/v1/registrations",
+                f"{api}/api/v1/registrations",
                 json={
                     "workshop": workshop,
                     "email": email,
@@ -153,36 +108,27 @@ def main() -> None:
             )
             answer.raise_for_status()
             rid = answer.json()["id"]
-            got_mail, username, password = wait_credentials(api.url, email, start + 60)
+            got_mail, username, password = wait_credentials(api, email, start + 60)
             ready = login_works(settings.hub.public_url, username, password, start + 120)
-            with ctx.db.read() as s:
-                email_row = s.scalar(
+            with stack.ctx.db.read() as s:
+                reg = s.get(Registration, rid)
+                sent = s.scalar(
                     select(Email).where(Email.registration_id == rid, Email.kind == "credentials")
                 )
-                assert email_row is not None
-                from wod.db.models import Registration
-
-                reg = s.get(Registration, rid)
-                assert reg is not None
-                queued.append((email_row.created_at - reg.created_at).total_seconds())
+                assert reg is not None and sent is not None
+                queued.append((sent.created_at - reg.created_at).total_seconds())
             delivered.append(got_mail - start)
             login.append(ready - start)
             print(
                 f"  #{n + 1:2} {username:10} queued {queued[-1]:5.2f} s"
                 f"  mail {delivered[-1]:5.2f} s  login works {login[-1]:5.2f} s"
             )
-        print("\nregistration →")
-        report("credentials email queued (server)", queued)
-        report("credentials email received (client)", delivered)
-        report("seat login works, JupyterLab answers", login)
-        verdict = "met" if percentile(login, 95) < 5 else "NOT met"
-        print(f"target p95 < 5 s to a working login: {verdict}")
-    finally:
-        agent.stop()
-        agent_thread.join(30)
-        api.stop()
-        hub.stop()
-        ctx.close()
+    print("\nregistration →")
+    report("credentials email queued (server)", queued)
+    report("credentials email received (client)", delivered)
+    report("seat login works, JupyterLab answers", login)
+    verdict = "met" if percentile(login, 95) < 5 else "NOT met"
+    print(f"target p95 < 5 s to a working login: {verdict}")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ running at once never both act on one row.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from enum import StrEnum
+from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
@@ -22,6 +25,7 @@ from wod.services.outcomes import fail_attempt
 from wod.services.transitions import move
 
 log = logging.getLogger(__name__)
+Row = TypeVar("Row", Registration, Job)
 
 
 def end_registration(
@@ -44,54 +48,58 @@ def end_registration(
     )
 
 
+def _each_due(
+    ctx: AppContext,
+    model: type[Row],
+    due: Select[int],
+    state: StrEnum,
+    act: Callable[[Session, Row], None],
+) -> int:
+    """Apply ``act`` to each due row, each in its own transaction, skipping the rows that left
+    ``state`` meanwhile (another scheduler got there first); how many were acted on."""
+    with ctx.db.read() as session:
+        ids = list(session.scalars(due.limit(ctx.settings.scheduler.batch)))
+    done = 0
+    for row_id in ids:
+        try:
+            with ctx.db.write() as session:
+                row = session.get(model, row_id)
+                if row is None or row.state is not state:
+                    continue
+                act(session, row)
+                done += 1
+        except InvalidState:
+            continue
+    return done
+
+
 def expire_due(ctx: AppContext) -> int:
     """End the active registrations whose time is up; how many were ended."""
     now = ctx.clock.now()
-    with ctx.db.read() as session:
-        due = list(
-            session.scalars(
-                select(Registration.id)
-                .where(Registration.state == RegistrationState.active, Registration.ends_at <= now)
-                .order_by(Registration.ends_at)
-                .limit(ctx.settings.scheduler.batch)
-            )
-        )
-    ended = 0
-    for registration_id in due:
-        try:
-            with ctx.db.write() as session:
-                registration = session.get(Registration, registration_id)
-                if registration is None or registration.state is not RegistrationState.active:
-                    continue
-                end_registration(ctx, session, registration, "expired")
-                ended += 1
-        except InvalidState:  # another scheduler ended it first
-            continue
-    return ended
+    due = (
+        select(Registration.id)
+        .where(Registration.state == RegistrationState.active, Registration.ends_at <= now)
+        .order_by(Registration.ends_at)
+    )
+    return _each_due(
+        ctx,
+        Registration,
+        due,
+        RegistrationState.active,
+        lambda session, row: end_registration(ctx, session, row, "expired"),
+    )
 
 
 def expire_leases(ctx: AppContext) -> int:
     """Jobs whose agent went silent past the lease: retried, or failed after the last attempt."""
     now = ctx.clock.now()
-    with ctx.db.read() as session:
-        due = list(
-            session.scalars(
-                select(Job.id)
-                .where(Job.state == JobState.running, Job.lease_until < now)
-                .limit(ctx.settings.scheduler.batch)
-            )
-        )
-    for job_id in due:
-        try:
-            with ctx.db.write() as session:
-                job = session.get(Job, job_id)
-                if job is None or job.state is not JobState.running:
-                    continue
-                log.warning("job %s: lease expired (attempt %s)", job.id, job.attempts)
-                fail_attempt(session, job, "lease expired: the agent did not report", now)
-        except InvalidState:
-            continue
-    return len(due)
+    due = select(Job.id).where(Job.state == JobState.running, Job.lease_until < now)
+
+    def retry(session: Session, job: Job) -> None:
+        log.warning("job %s: lease expired (attempt %s)", job.id, job.attempts)
+        fail_attempt(session, job, "lease expired: the agent did not report", now)
+
+    return _each_due(ctx, Job, due, JobState.running, retry)
 
 
 def lease_duration(ctx: AppContext) -> timedelta:
