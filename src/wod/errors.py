@@ -156,6 +156,15 @@ class MailError(Failure):
 class ApiClientError(Failure):
     """The wod api answered with an error or could not be reached."""
 
+    def __init__(self, message: str | None = None, status: int | None = None) -> None:
+        self.status = status  # None: the api could not be reached
+        super().__init__(message)
+
+    @property
+    def retryable(self) -> bool:
+        """Worth trying again: the api was unreachable or failed (not a refusal)."""
+        return self.status is None or self.status >= 500
+
 
 class VerbError(Failure):
     """A backend verb failed."""

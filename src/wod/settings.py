@@ -1,8 +1,9 @@
 """Typed settings: environment variables ``WOD_…`` over an optional TOML file over defaults.
 
-Every setting is declared here with its type, default and description; ``wod settings docs``
-generates the reference page from these declarations. Nested settings use ``__`` in the
-environment (``WOD_SMTP__HOST``) and tables in the TOML file (``[smtp] host = …``).
+Every setting is declared here with its type, default and description; ``wod docs generate``
+writes the reference page (docs/reference/settings.md) from these declarations. Nested
+settings use ``__`` in the environment (``WOD_SMTP__HOST``) and tables in the TOML file
+(``[smtp] host = …``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -207,14 +208,22 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 
-    @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.mode is Mode.production:
-            if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
-                raise ValueError("secret_key still has its development default")
-            if self.hub.api_token.get_secret_value() == DEV_HUB_TOKEN:
-                raise ValueError("hub.api_token still has its development default")
-        return self
+    def require_secrets(self, *names: str) -> None:
+        """In production, refuse the development defaults of the secrets this process uses
+        (``secret_key`` for the api, ``hub.api_token`` for the agent and the hub)."""
+        if self.mode is not Mode.production:
+            return
+        defaults = {
+            "secret_key": (self.secret_key, DEV_SECRET_KEY),
+            "hub.api_token": (self.hub.api_token, DEV_HUB_TOKEN),
+        }
+        for name in names:
+            value, default = defaults[name]
+            if value.get_secret_value() == default:
+                raise ConfigError(
+                    f"{name} still has its development default; "
+                    "production needs a random private value"
+                )
 
     @property
     def resolved_database_url(self) -> str:

@@ -43,6 +43,12 @@ def test_locations_add_list_and_token_rotation(ctx: AppContext) -> None:
     assert first.startswith("wodl_")
     listed = runner.invoke(app, ["locations", "list"], env=env)
     assert "hub-1" in listed.output and "seats 1-50" in listed.output
+    again = runner.invoke(
+        app,
+        ["locations", "add", "hub-1", "--hub-url", "https://hub1.example.org", "--seats", "1-60"],
+        env=env,
+    )
+    assert "agent token unchanged" in again.output and "wodl_" not in again.output
     rotated = runner.invoke(app, ["locations", "token", "hub-1"], env=env).output.strip()
     with ctx.db.read() as s:
         assert location_for_token(s, first) is None

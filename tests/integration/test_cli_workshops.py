@@ -107,3 +107,29 @@ def test_import_of_unchanged_content_changes_nothing(ctx: AppContext) -> None:
     code_, out = run(ctx, SAMPLE_CONTENT, "workshops", "import")
     assert code_ == 0
     assert "= WKSHP-Python101: unchanged" in out and "nothing to change" in out
+
+
+def test_import_refuses_when_a_content_folder_is_missing(ctx: AppContext, layer: Path) -> None:
+    env_layers = f'["{layer}", "{layer}-private"]'
+    result = CliRunner().invoke(
+        app,
+        ["workshops", "import", "--apply"],
+        env={
+            "WOD_DATABASE_URL": ctx.settings.resolved_database_url,
+            "WOD_CONTENT__PATHS": env_layers,
+        },
+    )
+    assert result.exit_code == 1
+    assert "content folder not found" in result.output
+    assert slugs(ctx) == {}
+
+
+def test_a_workshop_without_range_is_imported_inactive(ctx: AppContext, tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    folder = make_workshop(root, "WKSHP-Old", (1, 2), active=False)
+    text = (folder / "wod.yml").read_text().replace("range: [1, 2]\n", "")
+    (folder / "wod.yml").write_text(text)
+    code_, out = run(ctx, root, "workshops", "import", "--apply")
+    assert code_ == 0, out
+    assert "no seat range" in out
+    assert slugs(ctx) == {"WKSHP-Old": False}

@@ -157,6 +157,8 @@ def test_report_must_match_a_running_job_of_the_location(
     url = f"{server.url}/api/v1/backend/jobs/{order['id']}/report"
     bad = httpx.post(url, headers=auth, json={"ok": True, "password": "short"})
     assert bad.status_code == 422
+    no_password = httpx.post(url, headers=auth, json={"ok": True})
+    assert no_password.status_code == 422 and no_password.json()["errors"][0]["field"] == "password"
     not_an_id = f"{server.url}/api/v1/backend/jobs/abc/report"
     assert httpx.post(not_an_id, headers=auth, json={"ok": False}).status_code == 422
     missing = httpx.post(
@@ -216,3 +218,37 @@ def test_the_home_keeps_nothing_from_the_previous_seat_holder(
     assert agent.run_once() is True
     assert not (home / "left-behind.txt").exists()
     assert (home / "WKSHP-Python101" / "0-ReadMeFirst.ipynb").exists()
+
+
+def test_seats_outside_the_location_range_are_never_given(ctx: AppContext, token: str) -> None:
+    from wod.db.models import Location
+
+    with ctx.db.write() as s:
+        location = s.scalars(select(Location)).one()
+        location.seat_min, location.seat_max = 3, 4  # shrunk: seats 1, 2 and 5-20 stay in the table
+    numbers = []
+    for n in range(2):
+        rid = register(
+            ctx, RegistrationRequest("WKSHP-Python101", f"s{n}@example.org", "S", "C", True)
+        ).id
+        numbers.append(seat_of(ctx, registration(ctx, rid)).number)
+    assert numbers == [3, 4]
+    from wod.errors import WorkshopFull
+
+    with pytest.raises(WorkshopFull):
+        register(ctx, RegistrationRequest("WKSHP-Python101", "late@example.org", "L", "C", True))
+
+
+def test_the_agent_does_not_retry_a_refused_report() -> None:
+    from wod.backend.verbs import Outcome
+
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(409, json={"code": "invalid_state"})
+
+    client = ApiClient("http://api.invalid", "wodl_x", transport=httpx.MockTransport(answer))
+    agent = Agent(client, None, poll_interval=0.01)  # type: ignore[arg-type]
+    agent._report(7, Outcome(True, "log", password="p" * 16))
+    assert calls == ["/api/v1/backend/jobs/7/report"]

@@ -133,3 +133,24 @@ def test_dev_mail_json_and_page(ctx: AppContext, token: str, tmp_path: Path) -> 
         assert mail[0]["text"].strip() == "text 2" and "<p>html 2</p>" in mail[0]["html"]
         page = client.get("/dev/mail")
         assert page.status_code == 200 and "Subject 2" in page.text
+
+
+def test_an_email_that_cannot_be_built_is_retried_and_given_up(
+    ctx: AppContext, token: str, clock: FakeClock
+) -> None:
+    from wod.db.models import Registration
+    from wod.services.outbox import queue_email
+
+    rid = people(ctx, 1)[0]
+    outbox.send_due(ctx)
+    with ctx.db.write() as s:
+        registration = s.get(Registration, rid)
+        assert registration is not None
+        queue_email(s, "no-such-kind", registration, clock.now())
+    for _ in range(ctx.settings.outbox.attempts):
+        assert outbox.send_due(ctx) == 0
+        clock.advance(timedelta(hours=2))
+    with ctx.db.read() as s:
+        broken = s.scalar(select(Email).where(Email.kind == "no-such-kind"))
+    assert broken is not None and broken.state is EmailState.failed
+    assert "could not be built" in (broken.last_error or "")

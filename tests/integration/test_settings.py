@@ -34,15 +34,43 @@ def test_unknown_or_wrong_settings_are_configuration_errors(tmp_path: Path) -> N
         load_settings(tmp_path / "missing.toml")
 
 
-def test_production_refuses_the_development_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_production_refuses_the_development_secrets_a_process_uses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("WOD_MODE", "production")
+    settings = load_settings()
     with pytest.raises(ConfigError, match="secret_key"):
-        load_settings()
-    monkeypatch.setenv("WOD_SECRET_KEY", "k" * 40)
+        settings.require_secrets("secret_key")
     with pytest.raises(ConfigError, match=r"hub\.api_token"):
-        load_settings()
-    monkeypatch.setenv("WOD_HUB__API_TOKEN", "t" * 40)
-    assert load_settings().mode is Mode.production
+        settings.require_secrets("hub.api_token")
+    monkeypatch.setenv("WOD_SECRET_KEY", "k" * 40)
+    api_only = load_settings()
+    api_only.require_secrets("secret_key")  # the api needs no hub token
+    assert api_only.mode is Mode.production
+    development = load_settings(mode="development")
+    development.require_secrets("secret_key", "hub.api_token")
+
+
+def test_production_commands_refuse_default_secrets(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from wod.cli.main import app
+
+    env = {"WOD_MODE": "production", "WOD_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}"}
+    for args in (["api"], ["backend", "run"], ["hub", "config", "-o", str(tmp_path / "c.py")]):
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 2, (args, result.output)
+        assert "development default" in result.output
+
+
+def test_api_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from wod.cli.main import app
+
+    env = {"WOD_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}
+    result = CliRunner().invoke(app, ["api"], env=env)
+    assert result.exit_code == 2 and "run `wod db upgrade` first" in result.output
 
 
 def test_dev_routes_exist_only_in_development(settings, clock, mailer) -> None:  # type: ignore[no-untyped-def]

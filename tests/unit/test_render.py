@@ -107,3 +107,19 @@ def test_challenge_mode_shows_the_quiz_only_to_challengers() -> None:
 
     assert "https://example.org/quiz" in conclusion(challenge)
     assert "https://example.org/quiz" not in conclusion(variables("WKSHP-Python101"))
+
+
+def test_values_are_escaped_for_the_json_strings_of_notebooks(tmp_path: Path) -> None:
+    from wod.content.variables import SeatContext
+
+    settings = Settings(branding={"name": 'The "Quoted" Org\\ \nNew line'})
+    folder = make_workshop(tmp_path, "WKSHP-Esc", (1, 2))
+    (folder / "1-lab.ipynb").write_text(notebook(markdown("By {{ BRANDING }}", "m1")))
+    (folder / "run.sh").write_text("echo '{{ BRANDING }}'\n")
+    v = seat_variables(settings, SeatContext("WKSHP-Esc", 1))
+    files = {str(f.path): f.content for f in render_workshop(folder, v, PATTERNS)}
+    lab = files["1-lab.ipynb"]
+    assert lab is not None
+    parsed = nbformat.reads(lab.decode(), as_version=4)
+    assert parsed.cells[0].source == 'By The "Quoted" Org\\ \nNew line'
+    assert files["run.sh"] == b"echo 'The \"Quoted\" Org\\ \nNew line'\n"  # scripts: as is

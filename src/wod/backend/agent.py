@@ -56,6 +56,9 @@ class Agent:
                 self.client.report(job_id, outcome.as_report())
                 return
             except ApiClientError as exc:
+                if not exc.retryable:  # e.g. 409: the lease expired and the job was given again
+                    log.error("report of job %s refused: %s", job_id, exc)
+                    return
                 log.warning("report of job %s failed (attempt %s): %s", job_id, attempt, exc)
                 if self.stopping.wait(min(2.0**attempt, 30.0)):
                     return

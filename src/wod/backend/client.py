@@ -36,7 +36,9 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise ApiClientError(f"api {path}: {exc}") from exc
         if response.status_code >= 400:
-            raise ApiClientError(f"api {path}: {response.status_code} {response.text[:300]}")
+            raise ApiClientError(
+                f"api {path}: {response.status_code} {response.text[:300]}", response.status_code
+            )
         return response
 
     def claim(self) -> dict[str, Any] | None:

@@ -195,7 +195,7 @@ class HubModeVerbs:
         """Executed code cells of the seat's copy over the shipped ones (ARCHITECTURE §7.5)."""
         folder = content_folder_name(order.slug)
         source = self._source(order.slug)
-        env = make_environment()
+        env = make_environment(json_strings=True)
         variables = self._variables(order, "x" * 16)
         shipped: dict[str, Notebook] = {}
         seat: dict[str, Notebook | None] = {}

@@ -19,6 +19,7 @@ app = typer.Typer(help="The backend agent of a location.", no_args_is_help=True)
 def run() -> None:
     """Claim and run this location's jobs until SIGINT or SIGTERM."""
     current = settings()
+    current.require_secrets("hub.api_token")
     logs.configure(current.log_level)
     agent = build_agent(current)
 

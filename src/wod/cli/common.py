@@ -14,8 +14,9 @@ from wod.context import AppContext, build_context
 from wod.errors import ConfigError, ContentError, Failure, Refusal
 from wod.settings import Settings, load_settings
 
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: one problem stays on one line, whatever the width, for scripts that read it.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 

@@ -21,6 +21,8 @@ def config(
     ] = None,
 ) -> None:
     """Write a working jupyterhub_config.py (wod authenticator, seat homes, service token)."""
-    path = write_config(settings(), output)
+    current = settings()
+    current.require_secrets("hub.api_token")
+    path = write_config(current, output)
     console.print(f"wrote {path}")
     console.print(f"start the hub with: jupyterhub -f {path}")

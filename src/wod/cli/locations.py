@@ -30,8 +30,11 @@ def add(
     hub_api_url: Annotated[
         str, typer.Option(help="Hub REST API URL; default HUB_URL/hub/api.")
     ] = "",
+    rotate: Annotated[
+        bool, typer.Option("--rotate-token", help="Replace the token of an existing location.")
+    ] = False,
 ) -> None:
-    """Create or update a location with its seats, and print a new agent token."""
+    """Create or update a location with its seats; prints the agent token of a new location."""
     low, high = parse_seats(seats)
     ctx = context()
     with ctx.db.write() as session:
@@ -44,10 +47,13 @@ def add(
             seat_max=high,
             now=ctx.clock.now(),
         )
-        token = rotate_token(session, location)
+        new_token = rotate_token(session, location) if rotate or not location.token_hash else None
     console.print(f"location {name}: seats {low}-{high}")
+    if new_token is None:
+        console.print("agent token unchanged (--rotate-token replaces it)")
+        return
     console.print("agent token (shown once; set it as WOD_BACKEND__TOKEN on the hub host):")
-    console.print(token, highlight=False)
+    console.print(new_token, highlight=False)
 
 
 @app.command("token")

@@ -20,7 +20,7 @@ from wod import logs
 from wod.api.app import create_app
 from wod.cli.common import console, edge, settings
 from wod.context import build_context
-from wod.db.migrate import upgrade
+from wod.db.migrate import current_revision, head_revision, upgrade
 from wod.errors import ConfigError, Failure
 from wod.hub.process import HubProcess
 from wod.ports import port_is_free
@@ -38,8 +38,15 @@ def api(
 ) -> None:
     """Run the api (REST, portal pages, scheduler and outbox) in this process."""
     current = settings()
+    current.require_secrets("secret_key")
     logs.configure(current.log_level)
     ctx = build_context(current)
+    revision = current_revision(ctx.db)
+    if revision != head_revision():
+        raise ConfigError(
+            f"the database is at revision {revision or 'empty'}, not {head_revision()}: "
+            "run `wod db upgrade` first"
+        )
     uvicorn.run(
         create_app(ctx),
         host=host or current.api.host,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import fnmatch
+import json
 import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -92,13 +93,24 @@ def _template_line() -> int | None:
     return None
 
 
-def make_environment() -> jinja2.Environment:
-    """The Jinja2 environment of workshop files: raw text, Ansible-like whitespace rules."""
+def _json_string(value: Any) -> Any:
+    """A value as it must appear inside a JSON string (quotes, backslashes, newlines escaped)."""
+    if isinstance(value, jinja2.Undefined):
+        return value
+    return json.dumps(str(value), ensure_ascii=False)[1:-1]
+
+
+def make_environment(*, json_strings: bool = False) -> jinja2.Environment:
+    """The Jinja2 environment of workshop files: raw text, Ansible-like whitespace rules.
+
+    With ``json_strings`` (notebooks), every ``{{ value }}`` is escaped for the JSON string it
+    stands in, so a value holding a quote or a newline cannot break the notebook."""
     return jinja2.Environment(
         undefined=_ReportingUndefined,
         trim_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - notebooks and scripts, not HTML
+        finalize=_json_string if json_strings else None,
     )
 
 
@@ -176,7 +188,7 @@ def render_workshop(
     label: str | None = None,
 ) -> list[RenderedFile]:
     """Every file a seat receives from ``folder``; raises :class:`TemplateError` with all errors."""
-    env = make_environment()
+    envs = {False: make_environment(), True: make_environment(json_strings=True)}
     prefix = label or str(folder)
     rendered: list[RenderedFile] = []
     problems: list[ContentProblem] = []
@@ -191,7 +203,7 @@ def render_workshop(
         except UnicodeDecodeError:
             problems.append(ContentProblem(file_label, "template", "not UTF-8 text"))
             continue
-        text, found = render_text(env, raw, variables, file_label)
+        text, found = render_text(envs[rel.suffix == ".ipynb"], raw, variables, file_label)
         if not found and rel.suffix == ".ipynb":
             found = validate_notebook(text, file_label)
         problems.extend(found)

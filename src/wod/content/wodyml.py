@@ -135,6 +135,12 @@ class _Reader:
         self.error(key, f"expected a whole number, got {value!r}")
         return None
 
+    def integer_or_default(self, key: str, value: Any) -> int | None:
+        if value is None:
+            self.warn(key, "empty; the default is used")
+            return None
+        return self.integer(key, value)
+
     def optional_integer(self, key: str, value: Any) -> int | None:
         return None if value is None else self.integer(key, value)
 
@@ -251,10 +257,10 @@ def _build(reader: _Reader, data: dict[str, Any]) -> WodYml:
         "alternateLocation": reader.strings,
         "compile": reader.compile_list,
         "range": reader.seat_range,
-        "duration": reader.integer,
+        "duration": reader.integer_or_default,
         "replayId": reader.optional_integer,
         "capacity": reader.optional_integer,
-        "priority": reader.integer,
+        "priority": reader.integer_or_default,
     }
     for key, value in data.items():
         if key not in FIELDS:
@@ -280,8 +286,10 @@ def _check_values(reader: _Reader, spec: WodYml, data: dict[str, Any]) -> None:
         spec.location = None
     if spec.seat_range is None and "range" not in data:
         (reader.error if spec.active else reader.warn)(
-            "range", "no seat range: the workshop cannot be booked"
+            "range", "no seat range: the workshop is imported inactive, without seats"
         )
+    if spec.seat_range is None:
+        spec.active = False
     if spec.capacity is None:
         spec.capacity = spec.seats
     elif spec.capacity < 0:

@@ -21,6 +21,15 @@ def upgrade(db: Database, revision: str = "head") -> None:
     command.upgrade(alembic_config(db), revision)
 
 
+def head_revision() -> str | None:
+    """The latest revision the code knows."""
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", "wod.db:migrations")
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
 def current_revision(db: Database) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
     with db.engine.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 from functools import cache
 from typing import Any
 
@@ -48,6 +48,7 @@ def build_message(
     message["Subject"] = rendered.subject
     message["From"] = formataddr((sender_name, sender))
     message["To"] = recipient
+    message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")

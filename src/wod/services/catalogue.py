@@ -37,6 +37,11 @@ def serving_locations(workshop: Workshop, locations: Sequence[Location]) -> list
     return [by_name[n] for n in dict.fromkeys(names) if n in by_name]
 
 
+def seat_bounds(workshop: Workshop, location: Location) -> tuple[int, int]:
+    """The seat numbers a workshop may use at a location: its range within the location's."""
+    return max(workshop.seat_min, location.seat_min), min(workshop.seat_max, location.seat_max)
+
+
 def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
     """Seats left per workshop id, in three queries whatever the number of workshops."""
     locations = list(session.scalars(select(Location)))
@@ -57,11 +62,13 @@ def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int
     )
     result = {}
     for w in workshops:
-        in_range = sum(
-            bisect.bisect_right(free[loc.id], w.seat_max)
-            - bisect.bisect_left(free[loc.id], w.seat_min)
-            for loc in serving_locations(w, locations)
-        )
+        in_range = 0
+        for loc in serving_locations(w, locations):
+            low, high = seat_bounds(w, loc)
+            numbers = free[loc.id]
+            in_range += max(
+                0, bisect.bisect_right(numbers, high) - bisect.bisect_left(numbers, low)
+            )
         result[w.id] = max(0, min(w.capacity - live.get(w.id, 0), in_range))
     return result
 

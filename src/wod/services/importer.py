@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from wod.content.check import CheckedWorkshop, CheckReport
 from wod.content.wodyml import WodYml
 from wod.db.models import Location, Workshop
-from wod.errors import ContentProblem
+from wod.errors import ContentError, ContentProblem
 from wod.services.catalogue import serving_locations
 
 
@@ -58,7 +58,7 @@ class ImportPlan:
 
 def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
     """The database columns of a workshop from its ``wod.yml``."""
-    assert spec.seat_range is not None
+    seat_min, seat_max = spec.seat_range or (0, 0)  # no range: no seat number matches
     return {
         "name": spec.name,
         "description": spec.description,
@@ -74,8 +74,8 @@ def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
         "active": spec.active,
         "capacity": spec.capacity if spec.capacity is not None else spec.seats,
         "priority": spec.priority,
-        "seat_min": spec.seat_range[0],
-        "seat_max": spec.seat_range[1],
+        "seat_min": seat_min,
+        "seat_max": seat_max,
         "reset": spec.reset,
         "ldap": spec.ldap,
         "varpass": spec.varpass,
@@ -90,14 +90,18 @@ def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
 
 
 def plan_import(session: Session, report: CheckReport) -> ImportPlan:
-    """Compare content with the database."""
+    """Compare content with the database; refused when a content folder is missing (its
+    workshops would all look removed)."""
+    missing = [p for p in report.problems if p.field == "layer"]
+    if missing:
+        raise ContentError(missing, "a content folder is missing: nothing imported")
     existing = {w.slug: w for w in session.scalars(select(Workshop))}
     locations = list(session.scalars(select(Location)))
     plans: list[WorkshopPlan] = []
     problems = list(report.problems)
     for slug, checked in report.workshops.items():
         row = existing.get(slug)
-        if not checked.ok or checked.spec is None or checked.spec.seat_range is None:
+        if not checked.ok or checked.spec is None:
             plans.append(WorkshopPlan(slug, Action.skipped))
             continue
         values = workshop_values(checked.spec, checked)

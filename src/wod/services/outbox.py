@@ -15,10 +15,11 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from wod.content.variables import content_folder_name
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.domain.states import EmailState
-from wod.errors import MailError
+from wod.errors import InvalidState, MailError
 from wod.mail.render import build_message, render_email
 from wod.services.transitions import move
 
@@ -65,19 +66,21 @@ def _due(session: Session, now: datetime, limit: int) -> list[int]:
 
 def _lease(ctx: AppContext, email_id: int, now: datetime) -> Email | None:
     """Take one email for sending; None when another worker took it first."""
-    with ctx.db.write() as session:
-        email = session.get(Email, email_id)
-        if email is None:
-            return None
-        if email.state is EmailState.sending:
-            if email.lease_until is not None and email.lease_until >= now:
+    try:
+        with ctx.db.write() as session:
+            email = session.get(Email, email_id)
+            if email is None:
                 return None
-            email.state = EmailState.pending  # its worker died: take it over
-            session.flush()
-        if email.state is not EmailState.pending:
-            return None
-        move(session, email, EmailState.sending, lease_until=now + SEND_LEASE)
-        return email
+            if email.state is EmailState.sending:
+                if email.lease_until is not None and email.lease_until >= now:
+                    return None
+                move(session, email, EmailState.pending)  # its worker died: take it over
+            if email.state is not EmailState.pending:
+                return None
+            move(session, email, EmailState.sending, lease_until=now + SEND_LEASE)
+            return email
+    except InvalidState:  # another worker changed it between our read and our update
+        return None
 
 
 def send_due(ctx: AppContext, limit: int = 50) -> int:
@@ -114,6 +117,10 @@ def _deliver(ctx: AppContext, email: Email) -> int:
         ctx.mailer.send(message)
     except MailError as exc:
         _retry(ctx, email, str(exc))
+        return 0
+    except Exception as exc:  # a rendering bug must not leave the email leased forever
+        log.exception("email %s could not be built", email.id)
+        _retry(ctx, email, f"could not be built: {exc}")
         return 0
     with ctx.db.write() as session:
         row = session.get(Email, email.id)
@@ -171,7 +178,8 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
     password = None
     if email.kind == "credentials" and registration.password_enc:
         password = ctx.secret_box.open(registration.password_enc)
-    start = f"/user/{seat.username}/lab/tree/{workshop.slug}/0-ReadMeFirst.ipynb"
+    folder = content_folder_name(workshop.slug)
+    start = f"/user/{seat.username}/lab/tree/{folder}/0-ReadMeFirst.ipynb"
     return {
         "branding": settings.branding,
         "logo_url": settings.absolute_url(settings.branding.logo_url),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.domain.secrets import SecretBox
 from wod.domain.states import JobState, RegistrationState, SeatState, Verb
-from wod.errors import InvalidState, NotFound
+from wod.errors import FieldProblem, InvalidInput, InvalidState, NotFound
 from wod.services.jobs import JobReport, enqueue_job, truncate_log
 from wod.services.outbox import queue_email
 from wod.services.transitions import move
@@ -42,6 +42,8 @@ def report_job(
         raise NotFound(f"job {job_id} does not exist at this location")
     if job.state is not JobState.running:
         raise InvalidState(f"job {job_id} is {job.state.value}, not running")
+    if report.ok and job.verb is Verb.CREATE and not report.password:
+        raise InvalidInput([FieldProblem("password", "a successful CREATE reports the password")])
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     job.log = truncate_log(f"{job.log}--- attempt {job.attempts} reported {stamp}\n{report.log}\n")
     if report.ok:
@@ -62,11 +64,11 @@ def fail_attempt(session: Session, job: Job, error: str, now: datetime) -> None:
     failed(session, job, now)
 
 
-def purge_seat(session: Session, seat: Seat, now: datetime) -> Job:
+def purge_seat(session: Session, seat: Seat, now: datetime, attempts: int) -> Job:
     """Queue a PURGE: the seat is cleaned whatever state it is in, then freed."""
     if seat.state is not SeatState.cleaning:
         move(session, seat, SeatState.cleaning, updated_at=now)
-    return enqueue_job(session, Verb.PURGE, seat, now)
+    return enqueue_job(session, Verb.PURGE, seat, now, attempts=attempts)
 
 
 def succeeded(session: Session, job: Job, report: JobReport, now: datetime, box: SecretBox) -> None:
@@ -75,7 +77,7 @@ def succeeded(session: Session, job: Job, report: JobReport, now: datetime, box:
         sealed = box.seal(report.password) if report.password else None
         _created(session, job, sealed, now, registration, seat, workshop)
     elif job.verb is Verb.CLEANUP:
-        _cleaned(session, report, now, registration, seat, workshop)
+        _cleaned(session, job, report, now, registration, seat, workshop)
     else:  # PURGE, RESET
         move(session, seat, SeatState.free, updated_at=now)
 
@@ -90,16 +92,16 @@ def _created(
     workshop: Workshop | None,
 ) -> None:
     if registration is None or workshop is None:
-        purge_seat(session, seat, now)
+        purge_seat(session, seat, now, job.max_attempts)
         return
-    if registration.state is not RegistrationState.provisioning or not sealed_password:
+    if registration.state is not RegistrationState.provisioning or sealed_password is None:
         log.warning(
             "job %s: CREATE done for registration %s in state %s; purging the seat",
             job.id,
             registration.id,
             registration.state.value,
         )
-        purge_seat(session, seat, now)
+        purge_seat(session, seat, now, job.max_attempts)
         return
     move(
         session,
@@ -115,6 +117,7 @@ def _created(
 
 def _cleaned(
     session: Session,
+    job: Job,
     report: JobReport,
     now: datetime,
     registration: Registration | None,
@@ -133,7 +136,15 @@ def _cleaned(
         queue_email(session, "final", registration, now)
     if workshop is not None and workshop.reset:
         move(session, seat, SeatState.resetting, updated_at=now)
-        enqueue_job(session, Verb.RESET, seat, now, registration=registration, workshop=workshop)
+        enqueue_job(
+            session,
+            Verb.RESET,
+            seat,
+            now,
+            registration=registration,
+            workshop=workshop,
+            attempts=job.max_attempts,
+        )
     else:
         move(session, seat, SeatState.free, updated_at=now)
 
@@ -155,7 +166,7 @@ def failed(session: Session, job: Job, now: datetime) -> None:
                 ended_reason="provision_failed",
                 password_enc=None,
             )
-        purge_seat(session, seat, now)
+        purge_seat(session, seat, now, job.max_attempts)
         return
     ending = registration is not None and registration.state is RegistrationState.ending
     if job.verb is Verb.CLEANUP and registration is not None and ending:

@@ -29,7 +29,7 @@ from wod.errors import (
     WorkshopFull,
     WorkshopNotFound,
 )
-from wod.services.catalogue import serving_locations
+from wod.services.catalogue import seat_bounds, serving_locations
 from wod.services.jobs import enqueue_job
 from wod.services.outbox import queue_email
 from wod.services.transitions import move
@@ -144,12 +144,13 @@ def reserve_seat(session: Session, workshop: Workshop, now: datetime) -> Seat:
     """Take the lowest free seat of the workshop's range at its first location that has one."""
     locations = list(session.scalars(select(Location).order_by(Location.id)))
     for location in serving_locations(workshop, locations):
+        low, high = seat_bounds(workshop, location)
         candidates = session.scalars(
             select(Seat)
             .where(
                 Seat.location_id == location.id,
                 Seat.state == SeatState.free,
-                Seat.number.between(workshop.seat_min, workshop.seat_max),
+                Seat.number.between(low, high),
             )
             .order_by(Seat.number)
             .limit(5)
