@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from rich.console import Console
 
@@ -25,6 +25,7 @@ class State:
     """Per-invocation state: the config file given to ``wod --config``."""
 
     config: Path | None = None
+    contexts: ClassVar[list[AppContext]] = []
 
 
 def settings(**overrides: Any) -> Settings:
@@ -32,7 +33,15 @@ def settings(**overrides: Any) -> Settings:
 
 
 def context(**overrides: Any) -> AppContext:
-    return build_context(settings(**overrides))
+    """The command's context; closed (database connections returned) when the command ends."""
+    ctx = build_context(settings(**overrides))
+    State.contexts.append(ctx)
+    return ctx
+
+
+def close_contexts() -> None:
+    while State.contexts:
+        State.contexts.pop().close()
 
 
 def edge(func: Callable[P, R]) -> Callable[P, R]:
@@ -52,5 +61,7 @@ def edge(func: Callable[P, R]) -> Callable[P, R]:
         except (Refusal, Failure) as exc:
             err.print(f"[red]error:[/red] {exc}")
             sys.exit(1)
+        finally:
+            close_contexts()
 
     return wrapper

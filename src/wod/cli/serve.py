@@ -41,19 +41,22 @@ def api(
     current.require_secrets("secret_key")
     logs.configure(current.log_level)
     ctx = build_context(current)
-    revision = current_revision(ctx.db)
-    if revision != head_revision():
-        raise ConfigError(
-            f"the database is at revision {revision or 'empty'}, not {head_revision()}: "
-            "run `wod db upgrade` first"
+    try:
+        revision = current_revision(ctx.db)
+        if revision != head_revision():
+            raise ConfigError(
+                f"the database is at revision {revision or 'empty'}, not {head_revision()}: "
+                "run `wod db upgrade` first"
+            )
+        uvicorn.run(
+            create_app(ctx),
+            host=host or current.api.host,
+            port=port or current.api.port,
+            log_level="warning",
+            access_log=False,
         )
-    uvicorn.run(
-        create_app(ctx),
-        host=host or current.api.host,
-        port=port or current.api.port,
-        log_level="warning",
-        access_log=False,
-    )
+    finally:
+        ctx.close()
 
 
 def _hub_token(data_dir: Path) -> str:
