@@ -6,6 +6,7 @@ transition table). ``wod docs generate`` writes them; a test fails when a checke
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -34,6 +35,8 @@ def _default(field: FieldInfo) -> str:
         value = [str(v) for v in value]
     if isinstance(value, Path):
         value = str(value)
+    if isinstance(value, timedelta):
+        return f"`{int(value.total_seconds())}` (seconds)"
     text = json.dumps(value) if not isinstance(value, str) else value
     return f"`{text}`" if text != "" else "(empty)"
 

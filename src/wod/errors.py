@@ -84,6 +84,22 @@ class AlreadyRegistered(Refusal):
     code = "already_registered"
 
 
+class RateLimited(Refusal):
+    """Too many attempts; try again later."""
+
+    code = "rate_limited"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, retry_after)
+        super().__init__(message or f"Too many attempts; try again in {self.retry_after} s.")
+
+
+class Forbidden(Refusal):
+    """These credentials do not allow this action."""
+
+    code = "forbidden"
+
+
 class InvalidState(Refusal):
     """The object is not in a state that allows this action."""
 

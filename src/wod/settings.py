@@ -9,6 +9,7 @@ settings use ``__`` in the environment (``WOD_SMTP__HOST``) and tables in the TO
 from __future__ import annotations
 
 import contextvars
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,10 @@ class SmtpSecurity(StrEnum):
 
 class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the api listens on.")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Proxies trusted for X-Forwarded-For (the client address of rate limits).",
+    )
     port: int = Field(8000, description="Port the api listens on.")
     public_url: str = Field(
         "http://127.0.0.1:8000",
@@ -72,6 +77,8 @@ class BrandingSettings(BaseModel):
         "https://example.org/quiz", description="Challenge quiz link (SURVEYCHALURL)."
     )
     sender: str = Field("workshops@localhost", description="From address of every email.")
+    primary_color: str = Field("#01a982", description="Colour of buttons and headings.")
+    text_color: str = Field("#1f2328", description="Colour of body text.")
 
 
 class SmtpSettings(BaseModel):
@@ -122,6 +129,44 @@ class RegistrationSettings(BaseModel):
     name_max: int = Field(100, description="Longest accepted full name.")
     company_max: int = Field(100, description="Longest accepted company name.")
     email_max: int = Field(254, description="Longest accepted email address.")
+    provision_timeout: timedelta = Field(
+        timedelta(minutes=10),
+        description="A seat not ready this long after registering: PURGE, apology, failed.",
+    )
+    reminder_before: timedelta = Field(
+        timedelta(hours=1), description="Reminder email this long before the end."
+    )
+    reminder_before_short: timedelta = Field(
+        timedelta(minutes=15),
+        description="Reminder lead time for workshops of an hour or less.",
+    )
+    extend_by: timedelta = Field(
+        timedelta(minutes=30), description="The one extension a participant may take."
+    )
+    badge_min_completion: int = Field(
+        50, ge=0, le=100, description="Completion (%) that earns the workshop badge."
+    )
+    block_disposable: bool = Field(
+        True, description="Refuse addresses of disposable-email domains (maintained list)."
+    )
+    deny_list: list[str] = Field(
+        default_factory=lambda: ["1secmail.com", "1secmail.org"],
+        description="Refused email domains (a domain also refuses its subdomains).",
+    )
+    rate_per_ip: int = Field(
+        600,
+        ge=1,
+        description="Registrations accepted per client address and window (a conference room "
+        "shares one address).",
+    )
+    rate_per_email: int = Field(
+        5, ge=1, description="Registration attempts per address and window."
+    )
+    rate_window: timedelta = Field(timedelta(minutes=1), description="Window of the rate limits.")
+    already_registered_every: timedelta = Field(
+        timedelta(minutes=10),
+        description="At most one 'already registered' email per registration in this time.",
+    )
 
 
 class BackendSettings(BaseModel):
@@ -158,6 +203,13 @@ class HubSettings(BaseModel):
     dir: Path = Field(Path(".wod/hub"), description="Folder of the hub's config, db and pid.")
 
 
+class AlertSettings(BaseModel):
+    recipients: list[str] = Field(
+        default_factory=list,
+        description="Admins emailed when a seat breaks or a job fails for good.",
+    )
+
+
 class DevSettings(BaseModel):
     mail_catcher: bool = Field(False, description="Run the dev mail catcher in the api process.")
     maildir: Path = Field(Path(".wod/mail"), description="Where the dev mail catcher stores mail.")
@@ -191,6 +243,7 @@ class Settings(BaseSettings):
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
     backend: BackendSettings = Field(default_factory=BackendSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
 
     @classmethod

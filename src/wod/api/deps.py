@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -9,8 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wod.context import AppContext
 from wod.db.models import Location
+from wod.domain.secrets import ADMIN_PREFIX, MANAGE_PREFIX
 from wod.errors import NotAuthenticated
 from wod.services.locations import location_for_token
+from wod.services.manage import registration_for_token
+from wod.services.tokens import Role, role_for_token
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -38,3 +42,47 @@ def get_location(
 
 
 AgentLocation = Annotated[Location, Depends(get_location)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls a participant route: the holder of one registration's manage token, or an
+    admin token with its role."""
+
+    registration_id: int | None = None
+    role: Role | None = None
+
+    def may_read(self, registration_id: int) -> bool:
+        return self.role is not None or self.registration_id == registration_id
+
+    def may_act(self, registration_id: int) -> bool:
+        return self.role is Role.admin or self.registration_id == registration_id
+
+
+def get_caller(
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The manage token (``wodm_…``) or admin token (``woda_…``) presented."""
+    if credentials is None:
+        raise NotAuthenticated("A manage token or an admin token is required.")
+    token = credentials.credentials
+    if token.startswith(MANAGE_PREFIX + "_"):
+        with ctx.db.read() as session:
+            registration = registration_for_token(session, token)
+        if registration is not None:
+            return Caller(registration_id=registration.id)
+    elif token.startswith(ADMIN_PREFIX + "_"):
+        with ctx.db.write() as session:
+            role = role_for_token(session, token, ctx.clock.now())
+        if role is not None:
+            return Caller(role=role)
+    raise NotAuthenticated("This token is not valid.")
+
+
+Authenticated = Annotated[Caller, Depends(get_caller)]
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (behind trusted proxies, uvicorn puts the forwarded one here)."""
+    return request.client.host if request.client else "unknown"

@@ -12,10 +12,12 @@ from starlette.exceptions import HTTPException
 
 from wod.errors import (
     AlreadyRegistered,
+    Forbidden,
     InvalidInput,
     InvalidState,
     NotAuthenticated,
     NotFound,
+    RateLimited,
     Refusal,
     WorkshopFull,
     WorkshopNotFound,
@@ -31,6 +33,8 @@ STATUS: dict[type[Refusal], int] = {
     AlreadyRegistered: 409,
     InvalidState: 409,
     NotAuthenticated: 401,
+    Forbidden: 403,
+    RateLimited: 429,
 }
 _HTTP_CODES = {
     401: "not_authenticated",
@@ -47,7 +51,9 @@ def status_of(error: Refusal) -> int:
     return 400
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     """An RFC 9457 problem document."""
     body = {
         "type": "about:blank",
@@ -57,7 +63,9 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )
@@ -71,9 +79,12 @@ def _field(loc: tuple[Any, ...]) -> str:
 async def _refusal(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refusal)
     extra: dict[str, Any] = {}
+    headers = None
     if isinstance(exc, InvalidInput):
         extra["errors"] = [{"field": p.field, "message": p.message} for p in exc.problems]
-    return problem(status_of(exc), exc.code, exc.message, **extra)
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
+    return problem(status_of(exc), exc.code, exc.message, headers, **extra)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

@@ -43,6 +43,18 @@ class RegistrationCreated(BaseModel):
     created_at: datetime
 
 
+class RegistrationPublic(BaseModel):
+    id: int
+    workshop: str
+    status: RegistrationState
+    seat: str
+    ready_at: datetime | None
+    ends_at: datetime | None
+    completion: int | None
+    hub_url: str | None
+    can_extend: bool
+
+
 class SeatOrder(BaseModel):
     number: int
     username: str

@@ -54,6 +54,8 @@ def api(
             port=port or current.api.port,
             log_level="warning",
             access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=current.api.forwarded_allow_ips,
         )
     finally:
         ctx.close()

@@ -42,8 +42,16 @@ FIELDS: dict[str, str] = {
     "multiappliance": "multiappliance",
     "location": "location",
     "alternateLocation": "alternate_locations",
+    "extendable": "extendable",  # wod's own: may a participant extend once (default yes)
 }
-OPTIONAL_KEYS = {"workshopImg", "monoappliance", "multiappliance", "location", "alternateLocation"}
+OPTIONAL_KEYS = {
+    "workshopImg",
+    "monoappliance",
+    "multiappliance",
+    "location",
+    "alternateLocation",
+    "extendable",
+}
 DEFAULT_DURATION = 4
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 _TAB_SLIP = re.compile(r"(?<=[:,])\t+")
@@ -77,6 +85,7 @@ class WodYml:
     multiappliance: bool = False
     location: str | None = None
     alternate_locations: list[str] = field(default_factory=list)
+    extendable: bool = True
 
     @property
     def seats(self) -> int:

@@ -20,7 +20,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -145,6 +147,7 @@ class Workshop(Base):
     location: Mapped[str | None] = mapped_column(String(100))
     alternate_locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     layer: Mapped[str] = mapped_column(String(500), default="")
+    extendable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -170,6 +173,8 @@ class Registration(Base):
         ),
         Index(None, "state", "ends_at"),
         Index(None, "email"),
+        Index(None, "reminder_due_at"),
+        Index(None, "provision_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +195,12 @@ class Registration(Base):
     completion: Mapped[int | None]
     password_enc: Mapped[str | None] = mapped_column(String(500))
     language: Mapped[str] = mapped_column(String(10), default="en")
+    manage_nonce: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: Due times of the timers; NULL once the timer fired or no longer applies.
+    reminder_due_at: Mapped[datetime | None]
+    provision_due_at: Mapped[datetime | None]
+    extended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Job(Base):
@@ -236,6 +247,7 @@ class Email(Base):
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"))
     kind: Mapped[str] = mapped_column(String(30))
     recipient: Mapped[str] = mapped_column(String(320))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     subject: Mapped[str | None] = mapped_column(String(500))
     state: Mapped[EmailState] = mapped_column(_enum(EmailState), default=EmailState.pending)
@@ -245,3 +257,40 @@ class Email(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class BadgeAward(Base):
+    """A level badge reached by one email address, awarded once."""
+
+    __tablename__ = "badge_award"
+    __table_args__ = (UniqueConstraint("email", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    level: Mapped[int]
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"))
+    awarded_at: Mapped[datetime]
+
+
+class ApiToken(Base):
+    """An admin api token (hashed) with its role."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RateCounter(Base):
+    """Attempts of one key (client address, email) in the current fixed window."""
+
+    __tablename__ = "rate_counter"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime]
+    count: Mapped[int]

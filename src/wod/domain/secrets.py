@@ -26,6 +26,21 @@ def new_token(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(32)}"
 
 
+MANAGE_PREFIX = "wodm"
+ADMIN_PREFIX = "woda"
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def manage_token(secret_key: str, nonce: str) -> str:
+    """A registration's manage token, derived from its random nonce and the secret key, so
+    that an email can carry it without the token being stored anywhere (only its hash is)."""
+    digest = hmac.new(secret_key.encode(), f"manage:{nonce}".encode(), hashlib.sha256).digest()
+    return f"{MANAGE_PREFIX}_{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+
 def hash_token(token: str) -> str:
     """Tokens carry 256 random bits, so a plain SHA-256 is enough to store them."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -1,17 +1,32 @@
-"""Email rendering: pure functions from a kind and its variables to subject, text and html."""
+"""Email rendering: pure functions from a kind and its variables to subject, text and html.
+
+Templates are ``<kind>.subject.j2``, ``<kind>.txt.j2`` and ``<kind>.html.j2``. A content layer
+may override any of them with a file of the same name in its ``templates/email/`` folder (the
+later layer wins over the earlier, every layer over the package's own).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from functools import cache
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
 
-KINDS = ("welcome", "credentials", "final")
+KINDS = (
+    "welcome",
+    "credentials",
+    "reminder",
+    "final",
+    "apology",
+    "level_badge",
+    "already_registered",
+    "admin_alert",
+)
 
 
 @dataclass(frozen=True)
@@ -21,19 +36,30 @@ class RenderedEmail:
     html: str
 
 
-@cache
-def _environment() -> jinja2.Environment:
+def template_dirs(layers: Sequence[Path]) -> tuple[Path, ...]:
+    """The ``templates/email`` folders of the content layers, the last layer first."""
+    return tuple(
+        p / "templates" / "email" for p in reversed(layers) if (p / "templates" / "email").is_dir()
+    )
+
+
+@lru_cache(maxsize=16)
+def _environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(d)) for d in dirs]
+    loaders.append(jinja2.PackageLoader("wod.mail", "templates"))
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("wod.mail", "templates"),
+        loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
 
 
-def render_email(kind: str, variables: Mapping[str, Any]) -> RenderedEmail:
+def render_email(
+    kind: str, variables: Mapping[str, Any], dirs: tuple[Path, ...] = ()
+) -> RenderedEmail:
     """The three parts of one email of ``kind``."""
-    env = _environment()
+    env = _environment(dirs)
     subject = " ".join(env.get_template(f"{kind}.subject.j2").render(variables).split())
     text = env.get_template(f"{kind}.txt.j2").render(variables)
     html = env.get_template(f"{kind}.html.j2").render({**variables, "subject": subject})

@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 def run_pass(ctx: AppContext) -> dict[str, int]:
     """One pass of every timer; counts of what was done."""
     return {
-        "expired": lifecycle.expire_due(ctx),
+        "expired": lifecycle.expire_due(ctx),  # before reminders: no reminder after the end
+        "reminded": lifecycle.remind_due(ctx),
+        "timed_out": lifecycle.watch_provisioning(ctx),
         "leases": lifecycle.expire_leases(ctx),
+        "counters": lifecycle.forget_rate_counters(ctx),
     }
 
 

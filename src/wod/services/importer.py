@@ -85,6 +85,7 @@ def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
         "multiappliance": spec.multiappliance,
         "location": spec.location,
         "alternate_locations": spec.alternate_locations,
+        "extendable": spec.extendable,
         "layer": str(checked.source.layer.path),
     }
 

@@ -1,8 +1,8 @@
-"""Ending registrations and the timers that do it (ARCHITECTURE §4).
+"""Ending and extending registrations, and the timers (ARCHITECTURE §4).
 
 Each timer reads due rows through an index on their due time — never a scan of history — and
 changes each row in its own short transaction with a conditional update, so two schedulers
-running at once never both act on one row.
+running at once never both act on one row (and so never queue an email or a job twice).
 """
 
 from __future__ import annotations
@@ -13,19 +13,23 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
-from wod.db.models import Job, Registration, Seat, Workshop
+from wod.db.models import Job, RateCounter, Registration, Seat, Workshop
 from wod.domain.states import JobState, RegistrationState, SeatState, Verb
 from wod.errors import InvalidState
 from wod.services.jobs import enqueue_job
-from wod.services.outcomes import fail_attempt
+from wod.services.outbox import queue_email
+from wod.services.outcomes import fail_attempt, fail_registration, reminder_lead
 from wod.services.transitions import move
 
 log = logging.getLogger(__name__)
 Row = TypeVar("Row", Registration, Job)
+
+ENDED_BY_PARTICIPANT = "ended_by_participant"
+ENDED_BY_ADMIN = "ended_by_admin"
 
 
 def end_registration(
@@ -33,7 +37,7 @@ def end_registration(
 ) -> None:
     """Move an active registration to ``ending`` and queue the CLEANUP of its seat."""
     now = ctx.clock.now()
-    move(session, registration, RegistrationState.ending, ended_reason=reason)
+    move(session, registration, RegistrationState.ending, ended_reason=reason, reminder_due_at=None)
     seat = session.get(Seat, registration.seat_id)
     assert seat is not None
     move(session, seat, SeatState.cleaning, updated_at=now)
@@ -48,15 +52,43 @@ def end_registration(
     )
 
 
+def extend_registration(ctx: AppContext, session: Session, registration: Registration) -> None:
+    """The one extension by ``extend_by`` of an active registration, if its workshop allows."""
+    workshop = session.get(Workshop, registration.workshop_id)
+    assert workshop is not None
+    if registration.state is not RegistrationState.active or registration.ends_at is None:
+        raise InvalidState("Only a running workshop can be extended.")
+    if not workshop.extendable:
+        raise InvalidState("This workshop cannot be extended.")
+    if registration.extended:
+        raise InvalidState("This registration was already extended once.")
+    ends_at = registration.ends_at + ctx.settings.registration.extend_by
+    reminder = registration.reminder_due_at
+    if reminder is not None:  # not sent yet: it moves with the end
+        reminder = max(ctx.clock.now(), ends_at - reminder_lead(ctx.settings, workshop))
+    result = session.execute(
+        update(Registration)
+        .where(
+            Registration.id == registration.id,
+            Registration.extended.is_(False),
+            Registration.state == RegistrationState.active,
+        )
+        .values(ends_at=ends_at, extended=True, reminder_due_at=reminder)
+        .execution_options(synchronize_session="evaluate")
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidState("This registration was already extended once.")
+
+
 def _each_due(
     ctx: AppContext,
     model: type[Row],
     due: Select[int],
-    state: StrEnum,
-    act: Callable[[Session, Row], None],
+    states: tuple[StrEnum, ...],
+    act: Callable[[Session, Row], bool | None],
 ) -> int:
     """Apply ``act`` to each due row, each in its own transaction, skipping the rows that left
-    ``state`` meanwhile (another scheduler got there first); how many were acted on."""
+    ``states`` meanwhile (another scheduler got there first); how many were acted on."""
     with ctx.db.read() as session:
         ids = list(session.scalars(due.limit(ctx.settings.scheduler.batch)))
     done = 0
@@ -64,10 +96,10 @@ def _each_due(
         try:
             with ctx.db.write() as session:
                 row = session.get(model, row_id)
-                if row is None or row.state is not state:
+                if row is None or row.state not in states:
                     continue
-                act(session, row)
-                done += 1
+                if act(session, row) is not False:
+                    done += 1
         except InvalidState:
             continue
     return done
@@ -85,9 +117,44 @@ def expire_due(ctx: AppContext) -> int:
         ctx,
         Registration,
         due,
-        RegistrationState.active,
+        (RegistrationState.active,),
         lambda session, row: end_registration(ctx, session, row, "expired"),
     )
+
+
+def remind_due(ctx: AppContext) -> int:
+    """Queue the reminder of each registration whose reminder is due; how many."""
+    now = ctx.clock.now()
+    due = select(Registration.id).where(Registration.reminder_due_at <= now)
+
+    def remind(session: Session, registration: Registration) -> bool:
+        taken = session.execute(
+            update(Registration)
+            .where(Registration.id == registration.id, Registration.reminder_due_at.is_not(None))
+            .values(reminder_due_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return False  # another scheduler sent it
+        return queue_email(session, "reminder", registration, now)
+
+    return _each_due(ctx, Registration, due, (RegistrationState.active,), remind)
+
+
+def watch_provisioning(ctx: AppContext) -> int:
+    """Registrations whose seat is not ready within ``provision_timeout``: failed, purged,
+    apologised to; how many."""
+    now = ctx.clock.now()
+    waiting = (RegistrationState.queued, RegistrationState.provisioning)
+    due = select(Registration.id).where(Registration.provision_due_at <= now)
+
+    def give_up(session: Session, registration: Registration) -> None:
+        log.warning("registration %s: seat not ready in time, giving up", registration.id)
+        fail_registration(
+            session, registration, "provision_timeout", now, ctx.settings.scheduler.job_attempts
+        )
+
+    return _each_due(ctx, Registration, due, waiting, give_up)
 
 
 def expire_leases(ctx: AppContext) -> int:
@@ -97,9 +164,17 @@ def expire_leases(ctx: AppContext) -> int:
 
     def retry(session: Session, job: Job) -> None:
         log.warning("job %s: lease expired (attempt %s)", job.id, job.attempts)
-        fail_attempt(session, job, "lease expired: the agent did not report", now)
+        fail_attempt(ctx, session, job, "lease expired: the agent did not report", now)
 
-    return _each_due(ctx, Job, due, JobState.running, retry)
+    return _each_due(ctx, Job, due, (JobState.running,), retry)
+
+
+def forget_rate_counters(ctx: AppContext) -> int:
+    """Drop the counters of windows that are over."""
+    horizon = ctx.clock.now() - ctx.settings.registration.rate_window * 2
+    with ctx.db.write() as session:
+        result = session.execute(delete(RateCounter).where(RateCounter.window_start < horizon))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def lease_duration(ctx: AppContext) -> timedelta:

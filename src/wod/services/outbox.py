@@ -15,38 +15,73 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from wod.content.variables import content_folder_name
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
-from wod.domain.states import EmailState
+from wod.domain.levels import badge_earned, level
+from wod.domain.states import EmailState, RegistrationState
 from wod.errors import InvalidState, MailError
-from wod.mail.render import build_message, render_email
+from wod.mail.render import build_message, render_email, template_dirs
+from wod.services import links
 from wod.services.transitions import move
 
 log = logging.getLogger(__name__)
 SEND_LEASE = timedelta(minutes=2)
 
 
-def queue_email(session: Session, kind: str, registration: Registration, now: datetime) -> None:
-    """Queue one email of ``kind`` for the registration, unless it was already queued (the
-    unique dedupe key decides, also against a concurrent transaction)."""
-    key = f"{registration.id}:{kind}"
+def queue_email(
+    session: Session,
+    kind: str,
+    registration: Registration | None,
+    now: datetime,
+    *,
+    key: str | None = None,
+    payload: dict[str, Any] | None = None,
+    recipient: str | None = None,
+) -> bool:
+    """Queue one email; by default one per (registration, kind). Returns False when an email
+    with the same dedupe key exists (queued by this or a concurrent transaction)."""
+    if key is None:
+        assert registration is not None
+        key = f"{registration.id}:{kind}"
     if session.scalar(select(Email.id).where(Email.dedupe_key == key)) is not None:
-        return
+        return False
+    to = recipient or (registration.email if registration is not None else None)
+    assert to is not None
     try:
         with session.begin_nested():
             session.add(
                 Email(
-                    registration_id=registration.id,
+                    registration_id=registration.id if registration is not None else None,
                     kind=kind,
-                    recipient=registration.email,
+                    recipient=to,
                     dedupe_key=key,
+                    payload=payload,
                     next_attempt_at=now,
                     created_at=now,
                 )
             )
     except IntegrityError:
         log.info("email %s already queued by another transaction", key)
+        return False
+    return True
+
+
+def alert_admins(
+    session: Session, recipients: list[str], subject: str, text: str, key: str, now: datetime
+) -> None:
+    """Tell the admins (setting ``alerts.recipients``) that something needs them, once per key."""
+    if not recipients:
+        log.error("admin alert (no alerts.recipients set): %s", subject)
+    for address in recipients:
+        queue_email(
+            session,
+            "admin_alert",
+            None,
+            now,
+            key=f"alert:{key}:{address}",
+            payload={"subject": subject, "text": text},
+            recipient=address,
+        )
 
 
 def _due(session: Session, now: datetime, limit: int) -> list[int]:
@@ -107,7 +142,7 @@ def _deliver(ctx: AppContext, email: Email) -> int:
     try:
         with ctx.db.read() as session:
             variables = email_variables(ctx, session, email)
-        rendered = render_email(email.kind, variables)
+        rendered = render_email(email.kind, variables, template_dirs(settings.content.paths))
         message = build_message(
             rendered,
             sender=settings.branding.sender,
@@ -165,9 +200,39 @@ def _retry(ctx: AppContext, email: Email, error: str) -> None:
         )
 
 
+def _time_left(delta: timedelta) -> str:
+    minutes = max(0, round(delta.total_seconds() / 60))
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest:02d} min" if rest else f"{hours} hour{'s' if hours > 1 else ''}"
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%H:%M UTC on %d %b %Y") if moment else ""
+
+
+STATUS_TEXT = {
+    RegistrationState.queued: "your seat is being prepared",
+    RegistrationState.provisioning: "your seat is being prepared",
+    RegistrationState.active: "running",
+    RegistrationState.ending: "ending",
+}
+
+
 def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str, Any]:
     """What the templates of one email see, read from the database when it is sent."""
     settings = ctx.settings
+    common: dict[str, Any] = {
+        "branding": settings.branding,
+        "logo_url": settings.absolute_url(settings.branding.logo_url),
+        "portal_url": settings.api.public_url,
+        "manage_url": None,
+        "extendable": False,
+        "language": "en",
+    }
+    if email.registration_id is None:  # admin alert
+        return {**common, "alert": email.payload or {}}
     registration = session.get(Registration, email.registration_id)
     if registration is None:
         raise MailError(f"email {email.id}: registration {email.registration_id} is gone")
@@ -178,20 +243,53 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
     password = None
     if email.kind == "credentials" and registration.password_enc:
         password = ctx.secret_box.open(registration.password_enc)
-    folder = content_folder_name(workshop.slug)
-    start = f"/user/{seat.username}/lab/tree/{folder}/0-ReadMeFirst.ipynb"
-    return {
-        "branding": settings.branding,
-        "logo_url": settings.absolute_url(settings.branding.logo_url),
+    now = ctx.clock.now()
+    extend = settings.registration.extend_by
+    badge_page = links.workshop_badge_page(settings, workshop)
+    variables = {
+        **common,
         "language": registration.language,
         "registration": registration,
         "workshop": workshop,
         "username": seat.username,
         "password": password or "(no longer available)",
-        "start_url": f"{location.hub_public_url}/hub/login?next={start}",
-        "ends_at": registration.ends_at.strftime("%H:%M UTC on %d %b %Y")
-        if registration.ends_at
-        else "",
-        "completion": registration.completion if registration.completion is not None else 0,
-        "portal_url": settings.api.public_url,
+        "start_url": links.start_url(location, seat, workshop),
+        "workshop_url": links.workshop_url(settings, workshop),
+        "manage_url": links.manage_url(settings, registration.manage_nonce),
+        "extendable": workshop.extendable,
+        "can_extend": workshop.extendable and not registration.extended,
+        "extend_minutes": round(extend.total_seconds() / 60),
+        "ends_at": _when(registration.ends_at),
+        "time_left": _time_left(registration.ends_at - now) if registration.ends_at else "",
+        "status_text": STATUS_TEXT.get(registration.state, registration.state.value),
+        "completion": registration.completion,
+        "badge": {
+            "earned": badge_earned(
+                registration.completion, settings.registration.badge_min_completion
+            ),
+            "min_completion": settings.registration.badge_min_completion,
+            "image_url": links.workshop_badge_image(settings, workshop),
+            "page_url": badge_page,
+            "share_url": links.share_url(badge_page),
+        },
+    }
+    if email.kind == "level_badge":
+        variables["level"] = _level_variables(settings, email.payload or {})
+    return variables
+
+
+def _level_variables(settings: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    current = level(int(payload.get("level", 0)))
+    if current is None:
+        raise MailError(f"level badge email without a known level: {payload}")
+    following = level(current.number + 1)
+    page = links.level_badge_page(settings, current.number)
+    return {
+        "name": current.name,
+        "count": payload.get("count", current.count),
+        "image_url": links.level_badge_image(settings, current.number),
+        "page_url": page,
+        "share_url": links.share_url(page),
+        "next_name": following.name if following else None,
+        "next_count": following.count if following else None,
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from disposable_email_domains import blocklist as disposable_domains
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from wod.context import AppContext
 from wod.db.models import Location, Registration, Seat, Workshop
+from wod.domain.secrets import hash_token, manage_token, new_nonce
 from wod.domain.states import EMAIL_HOLDING, SEAT_HOLDING, SeatState, Verb
 from wod.errors import (
     AlreadyRegistered,
+    EmailRejected,
     FieldProblem,
     InvalidInput,
     InvalidState,
@@ -29,6 +32,7 @@ from wod.errors import (
     WorkshopFull,
     WorkshopNotFound,
 )
+from wod.services import ratelimit
 from wod.services.catalogue import seat_bounds, serving_locations
 from wod.services.jobs import enqueue_job
 from wod.services.outbox import queue_email
@@ -78,21 +82,73 @@ def validate_request(
         raise InvalidInput(problems)
     if not request.accept_terms:
         raise TermsNotAccepted()
+    check_domain(email, limits)
     return RegistrationRequest(
         request.workshop.strip(), email, name, company, True, request.language
     )
 
 
-def register(ctx: AppContext, request: RegistrationRequest) -> Registration:
-    """Register one participant: the new registration (``queued``) with its seat reserved."""
-    request = validate_request(request, ctx.settings.registration)
+def check_domain(email: str, limits: RegistrationSettings) -> None:
+    """Refuse disposable-email domains (the maintained list of the disposable-email-domains
+    project) and the domains of the ``deny_list`` setting, subdomains included."""
+    domain = email.rpartition("@")[2].lower()
+    parts = domain.split(".")
+    suffixes = {".".join(parts[i:]) for i in range(len(parts) - 1)}
+    denied = {d.lower().lstrip("@").strip() for d in limits.deny_list}
+    if suffixes & denied or (limits.block_disposable and suffixes & disposable_domains):
+        raise EmailRejected(
+            [FieldProblem("email", f"addresses at {domain} cannot be used; use your work email")],
+            f"Addresses at {domain} cannot be used to register; please use your work email.",
+        )
+
+
+def register(
+    ctx: AppContext, request: RegistrationRequest, client: str | None = None
+) -> Registration:
+    """Register one participant: the new registration (``queued``) with its seat reserved.
+
+    ``client`` is the caller's network address, for the rate limits. When the address already
+    has a live registration, its manage link is emailed again (only the mailbox owner can act
+    on it) and :class:`AlreadyRegistered` is raised."""
+    limits = ctx.settings.registration
+    if client is not None:
+        ratelimit.hit(ctx, f"ip:{client}", limits.rate_per_ip, limits.rate_window)
+    request = validate_request(request, limits)
+    ratelimit.hit(ctx, f"email:{request.email}", limits.rate_per_email, limits.rate_window)
     try:
         with ctx.db.write() as session:
             return _register(ctx, session, request)
     except IntegrityError as exc:
-        if "email" in str(exc.orig):
-            raise AlreadyRegistered() from exc
-        raise WorkshopFull() from exc
+        if "email" not in str(exc.orig):
+            raise WorkshopFull() from exc
+        failure: AlreadyRegistered = AlreadyRegistered()
+        cause: Exception = exc
+    except AlreadyRegistered as exc:
+        failure, cause = exc, exc
+    resend_manage_link(ctx, request.email)
+    raise failure from cause
+
+
+def resend_manage_link(ctx: AppContext, email: str) -> None:
+    """Email the manage link of the address's live registration (at most once per
+    ``already_registered_every``)."""
+    now = ctx.clock.now()
+    every = ctx.settings.registration.already_registered_every.total_seconds()
+    bucket = int(now.timestamp() // max(every, 1))
+    with ctx.db.write() as session:
+        live = session.scalar(
+            select(Registration).where(
+                Registration.email == email, Registration.state.in_(EMAIL_HOLDING)
+            )
+        )
+        if live is not None:
+            queue_email(
+                session,
+                "already_registered",
+                live,
+                now,
+                key=f"{live.id}:already_registered:{bucket}",
+            )
 
 
 def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -> Registration:
@@ -124,6 +180,11 @@ def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -
         seat_id=seat.id,
         created_at=now,
         language=request.language,
+        manage_nonce=(nonce := new_nonce()),
+        manage_token_hash=hash_token(
+            manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
+        ),
+        provision_due_at=now + ctx.settings.registration.provision_timeout,
     )
     session.add(registration)
     session.flush()

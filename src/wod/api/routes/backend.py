@@ -37,7 +37,7 @@ def report(
         completion=body.completion,
     )
     with ctx.db.write() as session:
-        job = report_job(session, location, job_id, outcome, ctx.clock.now(), ctx.secret_box)
+        job = report_job(ctx, session, location, job_id, outcome)
         answer = JobReported(id=job.id, state=job.state.value)
     request.app.state.wake()
     return answer

@@ -1,11 +1,14 @@
-"""``POST /api/v1/registrations``."""
+"""Registrations: ``POST /api/v1/registrations`` (anyone), then the participant's own routes
+(manage token) which admins may use too (admin token)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from wod.api.deps import Ctx
-from wod.api.schemas import RegistrationCreate, RegistrationCreated
+from wod.api.deps import Authenticated, Caller, Ctx, client_address
+from wod.api.schemas import RegistrationCreate, RegistrationCreated, RegistrationPublic
+from wod.errors import Forbidden, NotFound
+from wod.services import manage
 from wod.services.registration import RegistrationRequest, register
 
 router = APIRouter(tags=["registrations"])
@@ -25,6 +28,7 @@ def create_registration(
             company=body.company,
             accept_terms=body.accept_terms,
         ),
+        client=client_address(request),
     )
     request.app.state.wake()
     return RegistrationCreated(
@@ -33,3 +37,53 @@ def create_registration(
         status=registration.state,
         created_at=registration.created_at,
     )
+
+
+def _public(status: manage.RegistrationStatus) -> RegistrationPublic:
+    return RegistrationPublic(
+        id=status.id,
+        workshop=status.workshop,
+        status=status.status,
+        seat=status.seat,
+        ready_at=status.ready_at,
+        ends_at=status.ends_at,
+        completion=status.completion,
+        hub_url=status.hub_url,
+        can_extend=status.can_extend,
+    )
+
+
+@router.get("/registrations/{registration_id}", response_model=RegistrationPublic)
+def get_registration(ctx: Ctx, caller: Authenticated, registration_id: int) -> RegistrationPublic:
+    """A registration's status (its manage token, or an admin or viewer token)."""
+    if not caller.may_read(registration_id):
+        raise NotFound(f"No registration {registration_id}.")
+    return _public(manage.get_status(ctx, registration_id))
+
+
+@router.post("/registrations/{registration_id}/end", response_model=RegistrationPublic)
+def end_registration(
+    ctx: Ctx, caller: Authenticated, registration_id: int, request: Request
+) -> RegistrationPublic:
+    """End a running workshop now; the seat is cleaned and the final email follows."""
+    _check_act(caller, registration_id)
+    status = manage.end_now(ctx, registration_id, by_admin=caller.role is not None)
+    request.app.state.wake()
+    return _public(status)
+
+
+@router.post("/registrations/{registration_id}/extend", response_model=RegistrationPublic)
+def extend_registration(
+    ctx: Ctx, caller: Authenticated, registration_id: int
+) -> RegistrationPublic:
+    """Extend a running workshop once by ``registration.extend_by``."""
+    _check_act(caller, registration_id)
+    return _public(manage.extend(ctx, registration_id))
+
+
+def _check_act(caller: Caller, registration_id: int) -> None:
+    if caller.may_act(registration_id):
+        return
+    if caller.may_read(registration_id):
+        raise Forbidden("A viewer token cannot change registrations.")
+    raise NotFound(f"No registration {registration_id}.")

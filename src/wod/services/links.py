@@ -1,0 +1,55 @@
+"""The public URLs of the platform that emails and pages link to."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from wod.content.variables import content_folder_name
+from wod.db.models import Location, Seat, Workshop
+from wod.domain.secrets import manage_token
+from wod.settings import Settings
+
+
+def manage_url(settings: Settings, nonce: str) -> str:
+    """The personal manage page of a registration."""
+    token = manage_token(settings.secret_key.get_secret_value(), nonce)
+    return settings.absolute_url(f"/manage/{token}")
+
+
+def start_url(location: Location, seat: Seat, workshop: Workshop) -> str:
+    """The hub login that opens the workshop's first notebook."""
+    folder = content_folder_name(workshop.slug)
+    start = f"/user/{seat.username}/lab/tree/{folder}/0-ReadMeFirst.ipynb"
+    return f"{location.hub_public_url}/hub/login?next={quote(start)}"
+
+
+def workshop_url(settings: Settings, workshop: Workshop) -> str:
+    return settings.absolute_url(f"/workshops/{workshop.slug}")
+
+
+def share_url(page_url: str) -> str:
+    """A LinkedIn share link for a public page."""
+    return "https://www.linkedin.com/sharing/share-offsite/?url=" + quote(page_url, safe="")
+
+
+def workshop_badge_image(settings: Settings, workshop: Workshop) -> str:
+    """The workshop's own ``badgeImg`` (a URL, or a file under /static/badges/), else the
+    badge the portal draws for it."""
+    if workshop.badge_img:
+        image = workshop.badge_img
+        if "://" not in image and not image.startswith("/"):
+            image = f"/static/badges/{image}"
+        return settings.absolute_url(image)
+    return settings.absolute_url(f"/badges/workshop/{workshop.slug}.png")
+
+
+def workshop_badge_page(settings: Settings, workshop: Workshop) -> str:
+    return settings.absolute_url(f"/badges/workshop/{workshop.slug}")
+
+
+def level_badge_image(settings: Settings, number: int) -> str:
+    return settings.absolute_url(f"/badges/level/{number}.png")
+
+
+def level_badge_page(settings: Settings, number: int) -> str:
+    return settings.absolute_url(f"/badges/level/{number}")

@@ -1,0 +1,72 @@
+"""Figures for the dashboard (``GET /api/v1/stats``): a handful of grouped queries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wod.db.models import BadgeAward, Location, Registration, Workshop
+from wod.domain.levels import LEVELS
+from wod.domain.states import SEAT_HOLDING, RegistrationState
+
+
+def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
+    since = now - timedelta(days=days)
+    live = session.execute(
+        select(Workshop.slug, Location.name, func.count())
+        .join(Workshop, Workshop.id == Registration.workshop_id)
+        .join(Location, Location.id == Registration.location_id)
+        .where(Registration.state.in_(SEAT_HOLDING))
+        .group_by(Workshop.slug, Location.name)
+        .order_by(Workshop.slug, Location.name)
+    ).all()
+    day = func.date(Registration.created_at)
+    per_day = session.execute(
+        select(day, func.count())
+        .where(Registration.created_at >= since)
+        .group_by(day)
+        .order_by(day)
+    ).all()
+    outcomes = dict(
+        session.execute(select(Registration.state, func.count()).group_by(Registration.state)).all()
+    )
+    early = (
+        session.scalar(
+            select(func.count()).where(
+                Registration.state == RegistrationState.ended,
+                Registration.ended_reason.in_(("ended_by_participant", "ended_by_admin")),
+            )
+        )
+        or 0
+    )
+    ended = outcomes.get(RegistrationState.ended, 0)
+    completion = session.execute(
+        select(Workshop.slug, func.avg(Registration.completion), func.count())
+        .join(Workshop, Workshop.id == Registration.workshop_id)
+        .where(Registration.completion.is_not(None))
+        .group_by(Workshop.slug)
+        .order_by(Workshop.slug)
+    ).all()
+    levels = dict(
+        session.execute(select(BadgeAward.level, func.count()).group_by(BadgeAward.level)).all()
+    )
+    return {
+        "live_seats": [{"workshop": w, "location": loc, "count": n} for w, loc, n in live],
+        "registrations_per_day": [{"day": str(d), "count": n} for d, n in per_day],
+        "outcomes": {
+            "live": sum(outcomes.get(s, 0) for s in SEAT_HOLDING),
+            "ended": ended - early,
+            "ended_early": early,
+            "failed": outcomes.get(RegistrationState.failed, 0),
+        },
+        "completion": [
+            {"workshop": w, "mean": round(float(m), 1), "count": n} for w, m, n in completion
+        ],
+        "badge_levels": [
+            {"level": lv.number, "name": lv.name, "count": levels.get(lv.number, 0)}
+            for lv in LEVELS
+        ],
+    }
