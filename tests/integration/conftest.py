@@ -6,8 +6,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import seed
+from tests.servers import ApiServer, serve
 from wod.api.app import create_app
+from wod.backend.agent import Agent
+from wod.backend.client import ApiClient
+from wod.backend.seatfiles import LocalSeatFiles
+from wod.backend.verbs import HubModeVerbs
 from wod.context import AppContext
+from wod.hub.client import FakeHub
+from wod.hub.credentials import MemoryCredentialStore
 
 
 @pytest.fixture
@@ -20,3 +27,35 @@ def token(ctx: AppContext) -> str:
 def client(ctx: AppContext) -> Iterator[TestClient]:
     with TestClient(create_app(ctx, background=False)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def server(ctx: AppContext, token: str) -> Iterator[ApiServer]:
+    with serve(create_app(ctx, background=False)) as running:
+        yield running
+
+
+@pytest.fixture
+def hub() -> FakeHub:
+    return FakeHub()
+
+
+@pytest.fixture
+def credentials() -> MemoryCredentialStore:
+    return MemoryCredentialStore()
+
+
+@pytest.fixture
+def agent(
+    ctx: AppContext, server: ApiServer, token: str, hub: FakeHub, credentials: MemoryCredentialStore
+) -> Iterator[Agent]:
+    verbs = HubModeVerbs(
+        ctx.settings,
+        ctx.content,
+        LocalSeatFiles(ctx.settings.backend.students_dir),
+        hub,
+        credentials,
+    )
+    client = ApiClient(server.url, token)
+    yield Agent(client, verbs, poll_interval=0.01, workers=1)
+    client.close()

@@ -4,7 +4,6 @@ code and its local seat files; only the JupyterHub is a fake here (tests/e2e use
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,12 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.servers import ApiServer, serve
-from wod.api.app import create_app
+from tests.servers import ApiServer
 from wod.backend.agent import Agent
 from wod.backend.client import ApiClient
-from wod.backend.seatfiles import LocalSeatFiles
-from wod.backend.verbs import HubModeVerbs
 from wod.context import AppContext
 from wod.db.models import Email, Job, Registration, Seat
 from wod.domain.clock import FakeClock
@@ -30,38 +26,6 @@ from wod.services import outbox
 from wod.services.registration import RegistrationRequest, register
 
 ADA = RegistrationRequest("WKSHP-Python101", "ada@example.org", "Ada", "Engines", True)
-
-
-@pytest.fixture
-def server(ctx: AppContext, token: str) -> Iterator[ApiServer]:
-    with serve(create_app(ctx, background=False)) as running:
-        yield running
-
-
-@pytest.fixture
-def hub() -> FakeHub:
-    return FakeHub()
-
-
-@pytest.fixture
-def credentials() -> MemoryCredentialStore:
-    return MemoryCredentialStore()
-
-
-@pytest.fixture
-def agent(
-    ctx: AppContext, server: ApiServer, token: str, hub: FakeHub, credentials: MemoryCredentialStore
-) -> Iterator[Agent]:
-    verbs = HubModeVerbs(
-        ctx.settings,
-        ctx.content,
-        LocalSeatFiles(ctx.settings.backend.students_dir),
-        hub,
-        credentials,
-    )
-    client = ApiClient(server.url, token)
-    yield Agent(client, verbs, poll_interval=0.01, workers=1)
-    client.close()
 
 
 def registration(ctx: AppContext, rid: int) -> Registration:

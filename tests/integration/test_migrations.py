@@ -45,14 +45,17 @@ def test_upgrade_from_the_first_revision_keeps_rows(tmp_path) -> None:  # type: 
     db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
     upgrade(db, "0001")
     with db.engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO workshop (slug, name, description, categories, duration_hours, presenter,"
-            " role, avatar, replay_link, workshop_img, badge_img, active, capacity, priority,"
-            " seat_min, seat_max, reset, ldap, varpass, compile, beta, monoappliance,"
-            " multiappliance, alternate_locations, layer, created_at, updated_at) VALUES"
-            " ('WKSHP-Old', 'Old', '', '[]', 2, '', '', '', '', '', '', 1, 5, 0, 1, 5, 0, 0, 0,"
-            " '[]', 0, 0, 0, '[]', '', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
-        ))
+        conn.execute(
+            text(
+                "INSERT INTO workshop (slug, name, description, categories, duration_hours,"
+                " presenter, role, avatar, replay_link, workshop_img, badge_img, active, capacity,"
+                " priority,"
+                " seat_min, seat_max, reset, ldap, varpass, compile, beta, monoappliance,"
+                " multiappliance, alternate_locations, layer, created_at, updated_at) VALUES"
+                " ('WKSHP-Old', 'Old', '', '[]', 2, '', '', '', '', '', '', 1, 5, 0, 1, 5, 0, 0, 0,"
+                " '[]', 0, 0, 0, '[]', '', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        )
     upgrade(db)
     with db.engine.connect() as conn:
         row = conn.execute(text("SELECT slug, extendable FROM workshop")).one()

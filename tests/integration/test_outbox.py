@@ -154,3 +154,41 @@ def test_an_email_that_cannot_be_built_is_retried_and_given_up(
         broken = s.scalar(select(Email).where(Email.kind == "no-such-kind"))
     assert broken is not None and broken.state is EmailState.failed
     assert "could not be built" in (broken.last_error or "")
+
+
+def test_smtp_down_for_a_whole_lifecycle_then_every_email_once_and_in_order(
+    ctx: AppContext,
+    agent,
+    settings: Settings,
+    clock: FakeClock,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    from wod.scheduler.loop import run_pass
+
+    port = free_port()
+    sender = smtp_context(settings, clock, port)
+    ids = people(ctx, 3)
+    while agent.run_once():  # CREATE x3
+        pass
+    clock.advance(timedelta(hours=2))
+    run_pass(ctx)
+    while agent.run_once():  # CLEANUP x3
+        pass
+    for _ in range(3):  # the server is down: attempts fail, nothing is lost
+        sender_sent = outbox.send_due(sender)
+        assert sender_sent == 0
+        clock.advance(timedelta(minutes=10))
+    catcher = MailCatcher(tmp_path / "mail", "127.0.0.1", port)
+    catcher.start()
+    try:
+        for _ in range(5):
+            outbox.send_due(sender)
+            clock.advance(timedelta(minutes=10))
+    finally:
+        catcher.stop()
+        sender.close()
+    received = list(reversed(read_mail(tmp_path / "mail")))  # oldest first
+    assert len(received) == 9
+    for n, _ in enumerate(ids):
+        mine = [m["subject"].split()[0] for m in received if m["to"] == f"p{n}@example.org"]
+        assert mine == ["Welcome", "Your", "Thanks"]  # welcome, credentials, final

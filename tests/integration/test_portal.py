@@ -80,3 +80,51 @@ def test_errors_are_shown_next_to_their_field_and_values_kept(
 
 def test_unknown_workshop_page(client: TestClient, token: str) -> None:
     assert client.get("/workshops/WKSHP-Nope").status_code == 404
+
+
+def test_manage_page_extend_and_end(
+    client: TestClient,
+    ctx: AppContext,
+    agent,
+    token: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from wod.domain.secrets import manage_token
+
+    client.post("/workshops/WKSHP-Python101/register", data=form(csrf(client)))
+    agent.run_once()
+    with ctx.db.read() as s:
+        reg = s.scalars(select(Registration)).one()
+    secret = manage_token(ctx.settings.secret_key.get_secret_value(), reg.manage_nonce)
+    page = client.get(f"/manage/{secret}")
+    assert page.status_code == 200
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert "Running" in page.text and "Start the workshop" in page.text
+    assert "Extend my session" in page.text and "student1" in page.text
+    token_field = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token_field
+    extended = client.post(f"/manage/{secret}/extend", data={"csrf_token": token_field[1]})
+    assert extended.status_code == 200 and "Extended" in extended.text
+    assert "Extend my session" not in extended.text
+    assert client.post(f"/manage/{secret}/end", data={"csrf_token": ""}).status_code == 403
+    unconfirmed = client.post(f"/manage/{secret}/end", data={"csrf_token": token_field[1]})
+    assert unconfirmed.status_code == 422 and "confirm" in unconfirmed.text
+    ended = client.post(
+        f"/manage/{secret}/end", data={"csrf_token": token_field[1], "confirm": "yes"}
+    )
+    assert ended.status_code == 200 and "Ending" in ended.text
+    assert client.get("/manage/wodm_not-a-real-token").status_code == 404
+
+
+def test_form_says_where_the_manage_link_went_and_rejects_disposable_mail(
+    client: TestClient, ctx: AppContext, token: str
+) -> None:
+    assert (
+        client.post("/workshops/WKSHP-Python101/register", data=form(csrf(client))).status_code
+        == 200
+    )
+    again = client.post("/workshops/WKSHP-Shell101/register", data=form(csrf(client)))
+    assert again.status_code == 409 and "emailed it the link to manage" in again.text
+    rejected = client.post(
+        "/workshops/WKSHP-Shell101/register", data=form(csrf(client), email="x@mailinator.com")
+    )
+    assert rejected.status_code == 422 and 'id="email-error"' in rejected.text

@@ -144,7 +144,9 @@ def test_second_live_registration_for_one_email_is_refused(
     assert counts(ctx) == {**before, "emails": before["emails"] + 1}  # the manage link again
     with ctx.db.read() as s:
         assert [e.kind for e in s.scalars(select(Email).order_by(Email.id))] == [
-            "welcome", "already_registered"]
+            "welcome",
+            "already_registered",
+        ]
 
 
 def test_full_workshop(client: TestClient, ctx: AppContext, token: str) -> None:

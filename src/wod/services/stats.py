@@ -17,6 +17,7 @@ def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
     since = now - timedelta(days=days)
     live = session.execute(
         select(Workshop.slug, Location.name, func.count())
+        .select_from(Registration)
         .join(Workshop, Workshop.id == Registration.workshop_id)
         .join(Location, Location.id == Registration.location_id)
         .where(Registration.state.in_(SEAT_HOLDING))
@@ -45,6 +46,7 @@ def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
     ended = outcomes.get(RegistrationState.ended, 0)
     completion = session.execute(
         select(Workshop.slug, func.avg(Registration.completion), func.count())
+        .select_from(Registration)
         .join(Workshop, Workshop.id == Registration.workshop_id)
         .where(Registration.completion.is_not(None))
         .group_by(Workshop.slug)
