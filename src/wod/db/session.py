@@ -8,6 +8,7 @@ the services lock rows where they must (``FOR UPDATE``, ``SKIP LOCKED``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ class Database:
         writer = (
             self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine
         )
+        self._write_lock = threading.Lock()
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
 
@@ -42,8 +44,22 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits at the end, or rolls back on error."""
-        with self._write() as session, session.begin():
+        with self._writer_turn(), self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _writer_turn(self) -> Iterator[None]:
+        # SQLite admits one writer at a time; threads of this process queue on a lock instead
+        # of polling the file lock (its busy handler sleeps up to 100 ms between tries).
+        if not self.is_sqlite:
+            yield
+            return
+        if not self._write_lock.acquire(timeout=60):
+            raise TimeoutError("no SQLite write turn within 60 s (a write inside a write?)")
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     def dispose(self) -> None:
         self.engine.dispose()

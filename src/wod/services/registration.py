@@ -111,10 +111,11 @@ def register(
     has a live registration, its manage link is emailed again (only the mailbox owner can act
     on it) and :class:`AlreadyRegistered` is raised."""
     limits = ctx.settings.registration
-    if client is not None:
-        ratelimit.hit(ctx, f"ip:{client}", limits.rate_per_ip, limits.rate_window)
     request = validate_request(request, limits)
-    ratelimit.hit(ctx, f"email:{request.email}", limits.rate_per_email, limits.rate_window)
+    counted = [(f"email:{request.email}", limits.rate_per_email, limits.rate_window)]
+    if client is not None:
+        counted.append((f"ip:{client}", limits.rate_per_ip, limits.rate_window))
+    ratelimit.hit_all(ctx, counted)
     try:
         with ctx.db.write() as session:
             return _register(ctx, session, request)

@@ -1,0 +1,159 @@
+"""A burst of registrations against a running api (`wod api` in its own process).
+
+200 registrations from 20 concurrent clients over 4 workshops of 50 seats each, on SQLite and
+then on a throwaway PostgreSQL server: throughput, p50/p95 latency, and a check that every
+registration got a seat and no seat was given twice.
+
+Run: .venv/bin/python -m bench.burst [--registrations 200] [--clients 20] [--sqlite-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+
+from tests.factories import make_workshop
+from wod.context import build_context
+from wod.db.migrate import upgrade
+from wod.db.models import Registration
+from wod.ports import free_port
+from wod.services.importer import apply_import, plan_import
+from wod.services.locations import ensure_location
+from wod.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKSHOPS = 4
+SEATS = 50
+
+
+def prepare(folder: Path, database_url: str) -> Settings:
+    """Content of 4 workshops, the database migrated and imported, one location of 200 seats."""
+    from wod.content.check import check_content
+
+    content = folder / "content"
+    for n in range(WORKSHOPS):
+        make_workshop(content, f"WKSHP-Burst{n}", (n * SEATS + 1, (n + 1) * SEATS))
+    settings = Settings(database_url=database_url, content={"paths": [content]})
+    ctx = build_context(settings)
+    upgrade(ctx.db)
+    report = check_content(ctx.content, settings)
+    with ctx.db.write() as session:
+        apply_import(session, plan_import(session, report), ctx.clock.now())
+        ensure_location(session, name="local", hub_public_url="http://127.0.0.1:9",
+                        hub_api_url="http://127.0.0.1:9/hub/api", seat_min=1,
+                        seat_max=WORKSHOPS * SEATS, now=ctx.clock.now())
+    ctx.close()
+    return settings
+
+
+def start_api(folder: Path, settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
+    env.update({
+        "WOD_DATABASE_URL": settings.resolved_database_url,
+        "WOD_CONTENT__PATHS": f'["{settings.content.paths[0]}"]',
+        "WOD_OUTBOX__ENABLED": "false",  # no SMTP server here: measure the registration path
+        "WOD_LOG_LEVEL": "WARNING",
+    })
+    log = (folder / "api.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "wod", "api", "--port", str(port)],
+                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the api did not start; see {folder / 'api.log'}")
+
+
+def burst(url: str, total: int, clients: int) -> tuple[list[float], Counter[int], float]:
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def client(index: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            barrier.wait()
+            for n in range(index, total, clients):
+                body = {"workshop": f"WKSHP-Burst{n % WORKSHOPS}", "email": f"b{n}@example.org",
+                        "name": f"Burst {n}", "company": "Bench", "accept_terms": True}
+                start = time.perf_counter()
+                answer = http.post("/api/v1/registrations", json=body)
+                elapsed = time.perf_counter() - start
+                with lock:
+                    latencies.append(elapsed)
+                    statuses[answer.status_code] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, statuses, time.perf_counter() - start
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def run(label: str, database_url: str, total: int, clients: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="wod-burst-"))
+    settings = prepare(folder, database_url)
+    process, url = start_api(folder, settings)
+    try:
+        latencies, statuses, wall = burst(url, total, clients)
+    finally:
+        process.terminate()
+        process.wait(20)
+    ctx = build_context(settings)
+    with ctx.db.read() as session:
+        rows = session.scalar(select(func.count()).select_from(Registration)) or 0
+        seats = session.scalar(select(func.count(func.distinct(Registration.seat_id)))) or 0
+    ctx.close()
+    print(f"{label:10} {total} registrations, {clients} clients: {total / wall:7.1f} req/s   "
+          f"p50 {statistics.median(latencies) * 1000:6.1f} ms   "
+          f"p95 {percentile(latencies, 95) * 1000:6.1f} ms   statuses {dict(statuses)}")
+    verdict = "ok" if rows == seats == statuses[201] == total else "FAILED"
+    print(f"{'':10} {rows} registrations on {seats} distinct seats: no seat given twice: {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registrations", type=int, default=WORKSHOPS * SEATS)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    sqlite = Path(tempfile.mkdtemp(prefix="wod-burst-db-")) / "wod.sqlite3"
+    run("SQLite", f"sqlite:///{sqlite}", args.registrations, args.clients)
+    if args.sqlite_only:
+        return
+    pg_dir = tempfile.mkdtemp(prefix="wod-burst-pg-")
+    url = subprocess.run([str(ROOT / "scripts" / "pg"), "start", pg_dir], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    try:
+        run("PostgreSQL", url, args.registrations, args.clients)
+    finally:
+        subprocess.run([str(ROOT / "scripts" / "pg"), "stop", pg_dir], check=False)
+
+
+if __name__ == "__main__":
+    main()
