@@ -23,8 +23,8 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
-
 from tests.factories import make_workshop
+
 from wod.context import build_context
 from wod.db.migrate import upgrade
 from wod.db.models import Registration
@@ -51,9 +51,15 @@ def prepare(folder: Path, database_url: str) -> Settings:
     report = check_content(ctx.content, settings)
     with ctx.db.write() as session:
         apply_import(session, plan_import(session, report), ctx.clock.now())
-        ensure_location(session, name="local", hub_public_url="http://127.0.0.1:9",
-                        hub_api_url="http://127.0.0.1:9/hub/api", seat_min=1,
-                        seat_max=WORKSHOPS * SEATS, now=ctx.clock.now())
+        ensure_location(
+            session,
+            name="local",
+            hub_public_url="http://127.0.0.1:9",
+            hub_api_url="http://127.0.0.1:9/hub/api",
+            seat_min=1,
+            seat_max=WORKSHOPS * SEATS,
+            now=ctx.clock.now(),
+        )
     ctx.close()
     return settings
 
@@ -61,15 +67,22 @@ def prepare(folder: Path, database_url: str) -> Settings:
 def start_api(folder: Path, settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
-    env.update({
-        "WOD_DATABASE_URL": settings.resolved_database_url,
-        "WOD_CONTENT__PATHS": f'["{settings.content.paths[0]}"]',
-        "WOD_OUTBOX__ENABLED": "false",  # no SMTP server here: measure the registration path
-        "WOD_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "WOD_DATABASE_URL": settings.resolved_database_url,
+            "WOD_CONTENT__PATHS": f'["{settings.content.paths[0]}"]',
+            "WOD_OUTBOX__ENABLED": "false",  # no SMTP server here: measure the registration path
+            "WOD_LOG_LEVEL": "WARNING",
+        }
+    )
     log = (folder / "api.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "wod", "api", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wod", "api", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -92,8 +105,13 @@ def burst(url: str, total: int, clients: int) -> tuple[list[float], Counter[int]
         with httpx.Client(base_url=url, timeout=60) as http:
             barrier.wait()
             for n in range(index, total, clients):
-                body = {"workshop": f"WKSHP-Burst{n % WORKSHOPS}", "email": f"b{n}@example.org",
-                        "name": f"Burst {n}", "company": "Bench", "accept_terms": True}
+                body = {
+                    "workshop": f"WKSHP-Burst{n % WORKSHOPS}",
+                    "email": f"b{n}@example.org",
+                    "name": f"Burst {n}",
+                    "company": "Bench",
+                    "accept_terms": True,
+                }
                 start = time.perf_counter()
                 answer = http.post("/api/v1/registrations", json=body)
                 elapsed = time.perf_counter() - start
@@ -129,9 +147,11 @@ def run(label: str, database_url: str, total: int, clients: int) -> None:
         rows = session.scalar(select(func.count()).select_from(Registration)) or 0
         seats = session.scalar(select(func.count(func.distinct(Registration.seat_id)))) or 0
     ctx.close()
-    print(f"{label:10} {total} registrations, {clients} clients: {total / wall:7.1f} req/s   "
-          f"p50 {statistics.median(latencies) * 1000:6.1f} ms   "
-          f"p95 {percentile(latencies, 95) * 1000:6.1f} ms   statuses {dict(statuses)}")
+    print(
+        f"{label:10} {total} registrations, {clients} clients: {total / wall:7.1f} req/s   "
+        f"p50 {statistics.median(latencies) * 1000:6.1f} ms   "
+        f"p95 {percentile(latencies, 95) * 1000:6.1f} ms   statuses {dict(statuses)}"
+    )
     verdict = "ok" if rows == seats == statuses[201] == total else "FAILED"
     print(f"{'':10} {rows} registrations on {seats} distinct seats: no seat given twice: {verdict}")
 
@@ -147,8 +167,9 @@ def main() -> None:
     if args.sqlite_only:
         return
     pg_dir = tempfile.mkdtemp(prefix="wod-burst-pg-")
-    url = subprocess.run([str(ROOT / "scripts" / "pg"), "start", pg_dir], check=True,
-                         capture_output=True, text=True).stdout.strip()
+    url = subprocess.run(
+        [str(ROOT / "scripts" / "pg"), "start", pg_dir], check=True, capture_output=True, text=True
+    ).stdout.strip()
     try:
         run("PostgreSQL", url, args.registrations, args.clients)
     finally:
