@@ -88,6 +88,9 @@ class SmtpSettings(BaseModel):
     username: str | None = Field(None, description="SMTP login, if the server needs one.")
     password: SecretStr | None = Field(None, description="SMTP password.")
     timeout: float = Field(10.0, description="Seconds before an SMTP operation gives up.")
+    ca_file: Path | None = Field(
+        None, description="CA bundle to verify the SMTP server's certificate (default: system)."
+    )
 
 
 class ContentSettings(BaseModel):

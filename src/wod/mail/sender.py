@@ -27,13 +27,12 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        tls = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
         if s.security is SmtpSecurity.ssl:
-            return smtplib.SMTP_SSL(
-                s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
-            )
+            return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=tls)
         client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         if s.security is SmtpSecurity.starttls:
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=tls)
         return client
 
     def send(self, message: EmailMessage) -> None:

@@ -12,7 +12,6 @@ from wod.context import AppContext
 from wod.db.models import RateCounter
 from wod.errors import RateLimited
 
-
 Limit = tuple[str, int, timedelta]  # key, attempts allowed, window
 
 
