@@ -160,6 +160,7 @@ def test_participant_extends_once_and_ends_now(
     base = f"{server.url}/api/v1/registrations/{rid}"
     status = httpx.get(base, headers=auth).json()
     assert status["status"] == "active" and status["can_extend"] is True
+    assert "password" not in status
     assert status["hub_url"].endswith("/WKSHP-Python101/0-ReadMeFirst.ipynb")
     ends = row(ctx, rid).ends_at
     assert ends is not None

@@ -40,17 +40,7 @@ def create_registration(
 
 
 def _public(status: manage.RegistrationStatus) -> RegistrationPublic:
-    return RegistrationPublic(
-        id=status.id,
-        workshop=status.workshop,
-        status=status.status,
-        seat=status.seat,
-        ready_at=status.ready_at,
-        ends_at=status.ends_at,
-        completion=status.completion,
-        hub_url=status.hub_url,
-        can_extend=status.can_extend,
-    )
+    return RegistrationPublic.model_validate(status, from_attributes=True)
 
 
 @router.get("/registrations/{registration_id}", response_model=RegistrationPublic)
