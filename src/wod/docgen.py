@@ -45,6 +45,8 @@ def _type(field: FieldInfo) -> str:
     annotation = field.annotation
     if isinstance(annotation, type) and issubclass(annotation, StrEnum):
         return " \\| ".join(m.value for m in annotation)
+    if annotation is timedelta:
+        return "duration (seconds, `PT10M` or `00:10:00`)"
     if get_origin(annotation) is Literal:
         return " \\| ".join(str(a) for a in get_args(annotation))
     text = annotation.__name__ if isinstance(annotation, type) else str(annotation)

@@ -12,9 +12,9 @@ import contextvars
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,6 +31,16 @@ DEV_HUB_TOKEN = "dev-hub-token-change-me"  # noqa: S105
 _config_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "wod_config_file", default=None
 )
+
+
+def _seconds(value: Any) -> Any:
+    """Durations may be written as seconds ("600"), besides ISO 8601 ("PT10M") and "00:10:00"."""
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        return float(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds)]
 
 
 class Mode(StrEnum):
@@ -69,7 +79,7 @@ class BrandingSettings(BaseModel):
     )
     url: str = Field("https://example.org", description="Organisation web site (BRANDINGURL).")
     logo_url: str = Field(
-        "/static/logo.svg",
+        "/static/logo.png",
         description="Logo image URL (BRANDINGLOGO); a path is taken relative to api.public_url.",
     )
     survey_url: str = Field("https://example.org/survey", description="Survey link (SURVEYURL).")
@@ -132,18 +142,18 @@ class RegistrationSettings(BaseModel):
     name_max: int = Field(100, description="Longest accepted full name.")
     company_max: int = Field(100, description="Longest accepted company name.")
     email_max: int = Field(254, description="Longest accepted email address.")
-    provision_timeout: timedelta = Field(
+    provision_timeout: Duration = Field(
         timedelta(minutes=10),
         description="A seat not ready this long after registering: PURGE, apology, failed.",
     )
-    reminder_before: timedelta = Field(
+    reminder_before: Duration = Field(
         timedelta(hours=1), description="Reminder email this long before the end."
     )
-    reminder_before_short: timedelta = Field(
+    reminder_before_short: Duration = Field(
         timedelta(minutes=15),
         description="Reminder lead time for workshops of an hour or less.",
     )
-    extend_by: timedelta = Field(
+    extend_by: Duration = Field(
         timedelta(minutes=30), description="The one extension a participant may take."
     )
     badge_min_completion: int = Field(
@@ -165,8 +175,8 @@ class RegistrationSettings(BaseModel):
     rate_per_email: int = Field(
         5, ge=1, description="Registration attempts per address and window."
     )
-    rate_window: timedelta = Field(timedelta(minutes=1), description="Window of the rate limits.")
-    already_registered_every: timedelta = Field(
+    rate_window: Duration = Field(timedelta(minutes=1), description="Window of the rate limits.")
+    already_registered_every: Duration = Field(
         timedelta(minutes=10),
         description="At most one 'already registered' email per registration in this time.",
     )
@@ -228,7 +238,8 @@ class Settings(BaseSettings):
     mode: Mode = Field(Mode.development, description="development or production.")
     secret_key: SecretStr = Field(
         SecretStr(DEV_SECRET_KEY),
-        description="Key that encrypts seat passwords at rest; random and private in production.",
+        description="Key that encrypts seat passwords at rest and derives the manage links; "
+        "random and private in production (changing it breaks the manage links already sent).",
     )
     data_dir: Path = Field(Path(".wod"), description="Folder of local state (SQLite file, …).")
     database_url: str = Field(

@@ -208,3 +208,26 @@ def test_a_private_layer_overrides_an_email_template(
         ctx.close()
     assert mailer.sent[0]["Subject"] == "Bienvenue, Ada!"
     assert "Thank you for registering" in mailer.sent[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_the_api_and_the_emails_use_the_same_badge(
+    client: TestClient, ctx: AppContext, token: str, tmp_path: Path
+) -> None:
+    drawn = client.get("/api/v1/workshops/WKSHP-Python101").json()["badge_url"]
+    assert drawn == "http://127.0.0.1:8000/badges/workshop/WKSHP-Python101.png"
+    layer = ctx.settings.content.paths[0]
+    with ctx.db.write() as s:
+        workshop = s.scalar(select(Workshop).where(Workshop.slug == "WKSHP-Python101"))
+        assert workshop is not None
+        workshop.badge_img = "python-badge.png"
+    assert client.get("/api/v1/workshops/WKSHP-Python101").json()["badge_url"] == (
+        "http://127.0.0.1:8000/badges/files/python-badge.png"
+    )
+    assert client.get("/badges/files/python-badge.png").status_code == 404
+    private = tmp_path / "private"
+    (private / "badges").mkdir(parents=True)
+    (private / "badges" / "python-badge.png").write_bytes(b"\x89PNG fake")
+    ctx.settings.content.paths = [layer, private]
+    served = client.get("/badges/files/python-badge.png")
+    assert served.status_code == 200 and served.content == b"\x89PNG fake"
+    assert client.get("/badges/files/..%2Fwod.yml").status_code == 404

@@ -111,6 +111,11 @@ def test_rate_limit_per_email(client: TestClient, ctx: AppContext, token: str) -
         assert post(client, "ada@example.org").json()["code"] == "already_registered"
     limited = post(client, "ada@example.org")
     assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
+    with ctx.db.read() as s:
+        from wod.db.models import Email
+
+        resent = s.scalars(select(Email).where(Email.kind == "already_registered")).all()
+    assert len(resent) == 1  # one manage-link email per period, however many attempts
     assert post(client, "grace@example.org").status_code == 201
 
 

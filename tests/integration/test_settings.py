@@ -83,3 +83,11 @@ def test_dev_routes_exist_only_in_development(settings, clock, mailer) -> None: 
             assert client.get("/healthz").json() == {"status": "ok"}
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize("written", ["60", "60.0", "PT1M", "00:01:00"])
+def test_durations_in_seconds_or_iso(monkeypatch: pytest.MonkeyPatch, written: str) -> None:
+    from datetime import timedelta
+
+    monkeypatch.setenv("WOD_REGISTRATION__RATE_WINDOW", written)
+    assert load_settings().registration.rate_window == timedelta(minutes=1)

@@ -159,3 +159,26 @@ def test_implicit_tls(certificate: tuple[Path, Path]) -> None:
     finally:
         controller.stop()
     assert len(inbox.messages) == 1
+
+
+def test_body_lines_starting_with_from_arrive_unchanged(starttls_server, certificate) -> None:  # type: ignore[no-untyped-def]
+    port, inbox = starttls_server
+    settings = SmtpSettings(
+        host="127.0.0.1",
+        port=port,
+        security="starttls",
+        username="wod",
+        password="s3cret",
+        ca_file=certificate[0],
+    )
+    text = "Hello\nFrom your manage page you can end it.\n.\nThe end\n"
+    SmtpMailer(settings).send(
+        build_message(
+            RenderedEmail("Hi", text, "<p>x</p>"),
+            sender="a@example.org",
+            sender_name="A",
+            recipient="b@example.org",
+        )
+    )
+    raw = inbox.messages[0]
+    assert b"\nFrom your manage page" in raw.replace(b"\r\n", b"\n") and b">From" not in raw

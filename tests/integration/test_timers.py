@@ -242,3 +242,85 @@ def test_cleanup_failing_for_good_breaks_the_seat_and_tells_the_admins(
     assert httpx.post(f"{server.url}/api/v1/backend/jobs/claim", headers=auth).status_code == 204
     new(ctx, "next@example.org")  # the broken seat is skipped
     assert seat(ctx, rid).state is SeatState.broken
+
+
+def test_create_failing_for_good_tells_the_admins(
+    ctx: AppContext, server: ApiServer, token: str, clock: FakeClock
+) -> None:
+    ctx.settings.alerts.recipients.append("ops@example.org")
+    rid = new(ctx)
+    auth = {"Authorization": f"Bearer {token}"}
+    for _ in range(3):
+        order = httpx.post(f"{server.url}/api/v1/backend/jobs/claim", headers=auth).json()
+        httpx.post(
+            f"{server.url}/api/v1/backend/jobs/{order['id']}/report",
+            headers=auth,
+            json={"ok": False, "error": "disk full"},
+        )
+        clock.advance(timedelta(minutes=1))
+    assert kinds(ctx, rid) == ["welcome", "apology"]
+    with ctx.db.read() as s:
+        alert = s.scalar(select(Email).where(Email.kind == "admin_alert"))
+    assert alert is not None and "CREATE failed" in alert.payload["subject"]  # type: ignore[index]
+    assert "disk full" in alert.payload["text"]  # type: ignore[index]
+
+
+def test_registrations_from_before_manage_links_are_backfilled(
+    ctx: AppContext, agent: Agent, clock: FakeClock
+) -> None:
+    rid = new(ctx)
+    agent.run_once()
+    with ctx.db.write() as s:  # as a row migrated from revision 0001 looks
+        reg = s.get(Registration, rid)
+        assert reg is not None
+        reg.manage_nonce, reg.manage_token_hash, reg.reminder_due_at = "", None, None
+    assert run_pass(ctx)["backfilled"] == 1
+    assert run_pass(ctx)["backfilled"] == 0
+    reg = row(ctx, rid)
+    assert reg.manage_token_hash is not None and reg.manage_nonce
+    assert reg.ends_at is not None and reg.reminder_due_at == reg.ends_at - timedelta(hours=1)
+
+
+def test_ending_early_says_so_in_the_final_email(
+    ctx: AppContext, agent: Agent, server: ApiServer, mailer: MemoryMailer
+) -> None:
+    rid = new(ctx)
+    agent.run_once()
+    auth = {"Authorization": f"Bearer {token_of(ctx, rid)}"}
+    httpx.post(f"{server.url}/api/v1/registrations/{rid}/end", headers=auth)
+    agent.run_once()
+    outbox.send_due(ctx)
+    final = mailer.sent[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Your session has ended." in final and "Time's up" not in final
+    assert "extend" not in final.split("Manage your registration")[1]  # no offer once ended
+
+
+def test_admins_purge_a_broken_seat(
+    ctx: AppContext, agent: Agent, server: ApiServer, token: str, clock: FakeClock
+) -> None:
+    from typer.testing import CliRunner
+
+    from wod.cli.main import app
+
+    env = {"WOD_DATABASE_URL": ctx.settings.resolved_database_url}
+    admin = CliRunner().invoke(app, ["tokens", "add", "ops", "--role", "admin"], env=env)
+    as_admin = {"Authorization": f"Bearer {admin.output.strip().splitlines()[-1]}"}
+    rid = new(ctx)
+    agent.run_once()
+    held = httpx.post(f"{server.url}/api/v1/seats/local/1/purge", headers=as_admin)
+    assert held.status_code == 409 and "end it first" in held.json()["detail"]
+    with ctx.db.write() as s:
+        broken = s.get(Seat, row(ctx, rid).seat_id)
+        assert broken is not None
+        broken.state = SeatState.broken
+        reg = s.get(Registration, rid)
+        assert reg is not None
+        reg.state = RegistrationState.ended
+    listed = CliRunner().invoke(app, ["seats", "list", "--state", "broken"], env=env)
+    assert "student1" in listed.output and "student2" not in listed.output
+    queued = httpx.post(f"{server.url}/api/v1/seats/local/1/purge", headers=as_admin)
+    assert queued.status_code == 202 and queued.json()["verb"] == "PURGE"
+    assert agent.run_once()
+    assert seat(ctx, rid).state is SeatState.free
+    cli = CliRunner().invoke(app, ["seats", "purge", "local", "99"], env=env)
+    assert cli.exit_code == 1 and "no seat 99" in cli.output

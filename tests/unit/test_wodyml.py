@@ -125,3 +125,9 @@ def test_unknown_and_duplicate_keys_are_warnings(tmp_path: Path) -> None:
     spec, problems = parse(tmp_path, FULL + "colour: blue\npriority: 2\n")
     assert spec is not None and spec.priority == 2
     assert {(p.field, p.warning) for p in problems} == {("colour", True), ("priority", True)}
+
+
+def test_extendable_defaults_to_yes_even_when_written_empty(tmp_path: Path) -> None:
+    assert parse(tmp_path, FULL)[0].extendable is True  # type: ignore[union-attr]
+    assert parse(tmp_path, FULL + "extendable:\n")[0].extendable is True  # type: ignore[union-attr]
+    assert parse(tmp_path, FULL + "extendable: false\n")[0].extendable is False  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from wod import __version__
 from wod.api.errors import install_error_handlers
-from wod.api.routes import backend, dev, health, registrations, stats, workshops
+from wod.api.routes import backend, dev, health, registrations, seats, stats, workshops
 from wod.context import AppContext
 from wod.mail.catcher import MailCatcher
 from wod.scheduler.loop import Loop, start_loops
@@ -61,7 +61,13 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
 
     app.state.wake = wake
     install_error_handlers(app)
-    for router in (workshops.router, registrations.router, backend.router, stats.router):
+    for router in (
+        workshops.router,
+        registrations.router,
+        backend.router,
+        stats.router,
+        seats.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     if ctx.settings.mode is Mode.development:
         app.include_router(dev.router, prefix="/api/v1")

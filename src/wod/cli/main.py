@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wod import __version__
-from wod.cli import backend, db, docs, hub, locations, serve, tokens, workshops
+from wod.cli import backend, db, docs, hub, locations, seats, serve, tokens, workshops
 from wod.cli.common import State
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(workshops.app, name="workshops")
 app.add_typer(locations.app, name="locations")
 app.add_typer(hub.app, name="hub")
 app.add_typer(backend.app, name="backend")
+app.add_typer(seats.app, name="seats")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(docs.app, name="docs")
 app.command("up")(serve.up)

@@ -275,6 +275,8 @@ def _build(reader: _Reader, data: dict[str, Any]) -> WodYml:
         if key not in FIELDS:
             reader.warn(key, "unknown field, ignored")
             continue
+        if key == "extendable" and value is None:
+            continue  # written empty: the default (yes)
         convert = coerce.get(key, reader.boolean)
         converted = convert(key, value)
         if converted is not None or (key in {"replayId", "capacity"} and value is None):

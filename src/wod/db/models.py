@@ -290,6 +290,7 @@ class RateCounter(Base):
     """Attempts of one key (client address, email) in the current fixed window."""
 
     __tablename__ = "rate_counter"
+    __table_args__ = (Index(None, "window_start"),)
 
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     window_start: Mapped[datetime]

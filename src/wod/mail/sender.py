@@ -5,7 +5,9 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
+from email import policy
 from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
 from typing import Protocol
 
 from wod.errors import MailError
@@ -40,7 +42,11 @@ class SmtpMailer:
             with self._connect() as client:
                 if self.settings.username and self.settings.password:
                     client.login(self.settings.username, self.settings.password.get_secret_value())
-                client.send_message(message)
+                # smtplib.send_message would escape body lines starting with "From " (">From");
+                # the SMTP policy does not, and dot-stuffing is smtplib's own job.
+                sender = parseaddr(str(message["From"]))[1]
+                recipients = [addr for _, addr in getaddresses([str(message["To"])])]
+                client.sendmail(sender, recipients, message.as_bytes(policy=policy.SMTP))
         except (OSError, smtplib.SMTPException) as exc:
             raise MailError(f"SMTP {self.settings.host}:{self.settings.port}: {exc}") from exc
 

@@ -7,7 +7,7 @@ from importlib.resources import files
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
@@ -141,17 +141,18 @@ def _manage_page(
         registration = registration_for_token(session, token)
         current = status_of(ctx, session, registration) if registration else None
     if current is None:
-        return _page(request, ctx, "not_found.html", status=404, slug="manage")
-    response = _page(
-        request,
-        ctx,
-        "manage.html",
-        status=status,
-        reg=current,
-        token=token,
-        now=ctx.clock.now(),
-        **values,
-    )
+        response = _page(request, ctx, "not_found.html", status=404, slug="manage")
+    else:
+        response = _page(
+            request,
+            ctx,
+            "manage.html",
+            status=status,
+            reg=current,
+            token=token,
+            now=ctx.clock.now(),
+            **values,
+        )
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -212,6 +213,19 @@ def workshop_badge_image(ctx: Ctx, slug: str) -> Response:
     return _png(badge_art.workshop_badge(workshop.slug, workshop.name))
 
 
+@router.get("/badges/files/{name}")
+def badge_file(ctx: Ctx, name: str) -> Response:
+    """A badge image named by a workshop's ``badgeImg``, from the content layers' ``badges/``
+    folders (the later layer wins)."""
+    if "/" in name or name.startswith("."):
+        return Response(status_code=404)
+    for layer in reversed(ctx.settings.content.paths):
+        path = layer / "badges" / name
+        if path.is_file():
+            return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+    return Response(status_code=404)
+
+
 @router.get("/badges/level/{number}.png")
 def level_badge_image(number: int) -> Response:
     current = level(number)
@@ -236,8 +250,8 @@ def workshop_badge_page(request: Request, ctx: Ctx, slug: str) -> Response:
         f"{settings.branding.wod_name}.",
         image=links.workshop_badge_image(settings, workshop),
         page=links.workshop_badge_page(settings, workshop),
-        cta_url=links.workshop_url(settings, workshop),
-        cta="Take this workshop",
+        cta_url=links.workshop_url(settings, workshop) if workshop.active else "/",
+        cta="Take this workshop" if workshop.active else "See the workshops",
     )
 
 

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 def run_pass(ctx: AppContext) -> dict[str, int]:
     """One pass of every timer; counts of what was done."""
     return {
+        "backfilled": lifecycle.backfill_live(ctx),
         "expired": lifecycle.expire_due(ctx),  # before reminders: no reminder after the end
         "reminded": lifecycle.remind_due(ctx),
         "timed_out": lifecycle.watch_provisioning(ctx),

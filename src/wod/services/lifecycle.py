@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from wod.context import AppContext
 from wod.db.models import Job, RateCounter, Registration, Seat, Workshop
-from wod.domain.states import JobState, RegistrationState, SeatState, Verb
+from wod.domain.secrets import hash_token, manage_token, new_nonce
+from wod.domain.states import SEAT_HOLDING, JobState, RegistrationState, SeatState, Verb
 from wod.errors import InvalidState
 from wod.services.jobs import enqueue_job
 from wod.services.outbox import queue_email
@@ -169,9 +170,41 @@ def expire_leases(ctx: AppContext) -> int:
     return _each_due(ctx, Job, due, (JobState.running,), retry)
 
 
+def backfill_live(ctx: AppContext) -> int:
+    """Live registrations made before manage links existed (database revision 0001) get their
+    manage token, and their reminder and provision deadlines; how many."""
+    now = ctx.clock.now()
+    secret = ctx.settings.secret_key.get_secret_value()
+    due = select(Registration.id).where(
+        Registration.manage_token_hash.is_(None), Registration.state.in_(SEAT_HOLDING)
+    )
+
+    def backfill(session: Session, registration: Registration) -> None:
+        nonce = new_nonce()
+        registration.manage_nonce = nonce
+        registration.manage_token_hash = hash_token(manage_token(secret, nonce))
+        workshop = session.get(Workshop, registration.workshop_id)
+        assert workshop is not None
+        if registration.state is RegistrationState.active and registration.ends_at is not None:
+            reminder = registration.ends_at - reminder_lead(ctx.settings, workshop)
+            registration.reminder_due_at = reminder if reminder > now else None
+        elif registration.state in (RegistrationState.queued, RegistrationState.provisioning):
+            registration.provision_due_at = (
+                registration.created_at + ctx.settings.registration.provision_timeout
+            )
+
+    return _each_due(ctx, Registration, due, SEAT_HOLDING, backfill)
+
+
 def forget_rate_counters(ctx: AppContext) -> int:
     """Drop the counters of windows that are over."""
     horizon = ctx.clock.now() - ctx.settings.registration.rate_window * 2
+    with ctx.db.read() as session:  # most passes find none: no write lock for nothing
+        stale = session.scalar(
+            select(RateCounter.key).where(RateCounter.window_start < horizon).limit(1)
+        )
+    if stale is None:
+        return 0
     with ctx.db.write() as session:
         result = session.execute(delete(RateCounter).where(RateCounter.window_start < horizon))
         return int(result.rowcount)  # type: ignore[attr-defined]

@@ -33,12 +33,12 @@ def share_url(page_url: str) -> str:
 
 
 def workshop_badge_image(settings: Settings, workshop: Workshop) -> str:
-    """The workshop's own ``badgeImg`` (a URL, or a file under /static/badges/), else the
-    badge the portal draws for it."""
+    """The workshop's own ``badgeImg`` (a URL, a path on the portal, or a file name in a
+    content layer's ``badges/`` folder), else the badge the portal draws for it."""
     if workshop.badge_img:
         image = workshop.badge_img
         if "://" not in image and not image.startswith("/"):
-            image = f"/static/badges/{image}"
+            image = f"/badges/files/{quote(image)}"
         return settings.absolute_url(image)
     return settings.absolute_url(f"/badges/workshop/{workshop.slug}.png")
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.domain.levels import badge_earned, level
-from wod.domain.states import EmailState, RegistrationState
+from wod.domain.states import SEAT_HOLDING, EmailState, RegistrationState
 from wod.errors import InvalidState, MailError
 from wod.mail.render import build_message, render_email, template_dirs
 from wod.services import links
@@ -203,7 +203,7 @@ def _retry(ctx: AppContext, email: Email, error: str) -> None:
 def _time_left(delta: timedelta) -> str:
     minutes = max(0, round(delta.total_seconds() / 60))
     if minutes < 60:
-        return f"{minutes} minutes"
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
     hours, rest = divmod(minutes, 60)
     return f"{hours} h {rest:02d} min" if rest else f"{hours} hour{'s' if hours > 1 else ''}"
 
@@ -228,7 +228,8 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
         "logo_url": settings.absolute_url(settings.branding.logo_url),
         "portal_url": settings.api.public_url,
         "manage_url": None,
-        "extendable": False,
+        "live": False,
+        "can_extend": False,
         "language": "en",
     }
     if email.registration_id is None:  # admin alert
@@ -249,15 +250,23 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
     variables = {
         **common,
         "language": registration.language,
-        "registration": registration,
+        "registration": {
+            "id": registration.id,
+            "name": registration.name,
+            "email": registration.email,
+            "company": registration.company,
+        },
         "workshop": workshop,
         "username": seat.username,
         "password": password or "(no longer available)",
         "start_url": links.start_url(location, seat, workshop),
         "workshop_url": links.workshop_url(settings, workshop),
         "manage_url": links.manage_url(settings, registration.manage_nonce),
-        "extendable": workshop.extendable,
-        "can_extend": workshop.extendable and not registration.extended,
+        "live": registration.state in SEAT_HOLDING,
+        "can_extend": (
+            workshop.extendable and not registration.extended and registration.state in SEAT_HOLDING
+        ),
+        "ended_early": registration.ended_reason in ("ended_by_participant", "ended_by_admin"),
         "extend_minutes": round(extend.total_seconds() / 60),
         "ends_at": _when(registration.ends_at),
         "time_left": _time_left(registration.ends_at - now) if registration.ends_at else "",

@@ -194,15 +194,25 @@ def _cleaned(
 
 
 def _failed(ctx: AppContext, session: Session, job: Job, now: datetime) -> None:
-    """The job failed after its last attempt."""
+    """The job failed after its last attempt: the admins are told in every case."""
     registration, seat, _ = _rows(session, job)
     log.error("job %s (%s seat %s) failed for good: %s", job.id, job.verb, seat.number, job.error)
+    location = session.get(Location, seat.location_id)
+    where = f"seat {seat.username} at {location.name if location else '?'}"
     if job.verb is Verb.CREATE:
         waiting = (RegistrationState.queued, RegistrationState.provisioning)
         if registration is not None and registration.state in waiting:
             fail_registration(session, registration, "provision_failed", now, job.max_attempts)
         else:
             purge_seat(session, seat, now, job.max_attempts)
+        _alert(
+            ctx,
+            session,
+            job,
+            f"CREATE failed on {where}",
+            "The participant got an apology and the seat is being purged.",
+            now,
+        )
         return
     ending = registration is not None and registration.state is RegistrationState.ending
     if job.verb is Verb.CLEANUP and registration is not None and ending:
@@ -217,14 +227,26 @@ def _failed(ctx: AppContext, session: Session, job: Job, now: datetime) -> None:
         queue_email(session, "final", registration, now)
     if seat.state is not SeatState.broken:
         move(session, seat, SeatState.broken, updated_at=now)
-    location = session.get(Location, seat.location_id)
+    _alert(
+        ctx,
+        session,
+        job,
+        f"{where} is broken",
+        "The seat is no longer handed out. Repair it once the cause is fixed with "
+        f"`wod seats purge {location.name if location else 'LOCATION'} {seat.number}`.",
+        now,
+    )
+
+
+def _alert(
+    ctx: AppContext, session: Session, job: Job, subject: str, advice: str, now: datetime
+) -> None:
     alert_admins(
         session,
         ctx.settings.alerts.recipients,
-        f"seat {seat.username} at {location.name if location else '?'} is broken",
-        f"The {job.verb.value} job {job.id} of seat {seat.username} failed after "
-        f"{job.attempts} attempts:\n\n{job.error}\n\nThe seat is no longer handed out. "
-        "Repair it with a PURGE once the cause is fixed.\n\nJob log:\n" + job.log[-4000:],
+        subject,
+        f"The {job.verb.value} job {job.id} failed after {job.attempts} attempts:\n\n"
+        f"{job.error}\n\n{advice}\n\nJob log:\n{job.log[-4000:]}",
         f"job:{job.id}",
         now,
     )

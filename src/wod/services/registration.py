@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
-from wod.db.models import Location, Registration, Seat, Workshop
+from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.domain.secrets import hash_token, manage_token, new_nonce
 from wod.domain.states import EMAIL_HOLDING, SEAT_HOLDING, SeatState, Verb
 from wod.errors import (
@@ -134,21 +134,27 @@ def resend_manage_link(ctx: AppContext, email: str) -> None:
     """Email the manage link of the address's live registration (at most once per
     ``already_registered_every``)."""
     now = ctx.clock.now()
-    every = ctx.settings.registration.already_registered_every.total_seconds()
-    bucket = int(now.timestamp() // max(every, 1))
+    since = now - ctx.settings.registration.already_registered_every
     with ctx.db.write() as session:
         live = session.scalar(
             select(Registration).where(
                 Registration.email == email, Registration.state.in_(EMAIL_HOLDING)
             )
         )
-        if live is not None:
+        if live is None:
+            return
+        recent = select(Email.id).where(
+            Email.registration_id == live.id,
+            Email.kind == "already_registered",
+            Email.created_at > since,
+        )
+        if session.scalar(recent) is None:
             queue_email(
                 session,
                 "already_registered",
                 live,
                 now,
-                key=f"{live.id}:already_registered:{bucket}",
+                key=f"{live.id}:already_registered:{now.timestamp():.6f}",
             )
 
 

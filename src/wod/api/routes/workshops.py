@@ -7,11 +7,11 @@ from fastapi import APIRouter
 from wod.api.deps import Ctx
 from wod.api.schemas import WorkshopPublic
 from wod.errors import WorkshopNotFound
+from wod.services import links
 from wod.services.catalogue import WorkshopView, get_workshop, list_workshops
 from wod.settings import Settings
 
 router = APIRouter(tags=["workshops"])
-DEFAULT_BADGE = "/static/badge.svg"
 
 
 def to_public(view: WorkshopView, settings: Settings) -> WorkshopPublic:
@@ -26,7 +26,7 @@ def to_public(view: WorkshopView, settings: Settings) -> WorkshopPublic:
         role=w.role,
         avatar_url=settings.absolute_url(w.avatar) if w.avatar else None,
         replay_url=w.replay_link or None,
-        badge_url=settings.absolute_url(w.badge_img or DEFAULT_BADGE),
+        badge_url=links.workshop_badge_image(settings, w),
         seats_left=view.seats_left,
         popular=view.popular,
         beta=w.beta,

@@ -40,6 +40,10 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_counter")),
     )
+    with op.batch_alter_table("rate_counter", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_rate_counter_window_start"), ["window_start"], unique=False
+        )
     op.create_table(
         "badge_award",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -109,6 +113,8 @@ def downgrade() -> None:
         batch_op.drop_column("payload")
 
     op.drop_table("badge_award")
+    with op.batch_alter_table("rate_counter", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_rate_counter_window_start"))
     op.drop_table("rate_counter")
     op.drop_table("api_token")
     # ### end Alembic commands ###
