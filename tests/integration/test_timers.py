@@ -274,8 +274,10 @@ def test_registrations_from_before_manage_links_are_backfilled(
         reg = s.get(Registration, rid)
         assert reg is not None
         reg.manage_nonce, reg.manage_token_hash, reg.reminder_due_at = "", None, None
-    assert run_pass(ctx)["backfilled"] == 1
-    assert run_pass(ctx)["backfilled"] == 0
+    from wod.services.lifecycle import backfill_live
+
+    assert backfill_live(ctx) == 1
+    assert backfill_live(ctx) == 0
     reg = row(ctx, rid)
     assert reg.manage_token_hash is not None and reg.manage_nonce
     assert reg.ends_at is not None and reg.reminder_due_at == reg.ends_at - timedelta(hours=1)

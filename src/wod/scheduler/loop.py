@@ -19,7 +19,6 @@ log = logging.getLogger(__name__)
 def run_pass(ctx: AppContext) -> dict[str, int]:
     """One pass of every timer; counts of what was done."""
     return {
-        "backfilled": lifecycle.backfill_live(ctx),
         "expired": lifecycle.expire_due(ctx),  # before reminders: no reminder after the end
         "reminded": lifecycle.remind_due(ctx),
         "timed_out": lifecycle.watch_provisioning(ctx),
@@ -66,6 +65,8 @@ def start_loops(ctx: AppContext) -> list[Loop]:
     """The scheduler and outbox loops the settings ask for, started."""
     loops = []
     if ctx.settings.scheduler.enabled:
+        # Once per start, not per pass: it is a catch-up for rows of an older schema.
+        lifecycle.backfill_live(ctx)
         loops.append(Loop("wod-scheduler", lambda: run_pass(ctx), ctx.settings.scheduler.interval))
     if ctx.settings.outbox.enabled:
         loops.append(Loop("wod-outbox", lambda: outbox.send_due(ctx), ctx.settings.outbox.interval))
