@@ -326,3 +326,17 @@ def test_admins_purge_a_broken_seat(
     assert seat(ctx, rid).state is SeatState.free
     cli = CliRunner().invoke(app, ["seats", "purge", "local", "99"], env=env)
     assert cli.exit_code == 1 and "no seat 99" in cli.output
+
+
+def test_a_seat_stuck_in_reset_can_be_purged(ctx: AppContext, agent: Agent) -> None:
+    from wod.services import seats
+
+    with ctx.db.write() as s:
+        stuck = s.scalar(select(Seat).where(Seat.number == 5))
+        assert stuck is not None
+        stuck.state = SeatState.resetting
+    job = seats.purge(ctx, "local", 5)
+    assert job.verb.value == "PURGE"
+    assert agent.run_once()
+    with ctx.db.read() as s:
+        assert s.scalar(select(Seat.state).where(Seat.number == 5)) is SeatState.free

@@ -83,7 +83,7 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         _S.reserved: frozenset({_S.ready, _S.cleaning, _S.broken}),
         _S.ready: frozenset({_S.cleaning, _S.broken}),
         _S.cleaning: frozenset({_S.free, _S.resetting, _S.broken}),
-        _S.resetting: frozenset({_S.free, _S.broken}),
+        _S.resetting: frozenset({_S.free, _S.cleaning, _S.broken}),
         _S.broken: frozenset({_S.cleaning}),
     },
     JobState: {

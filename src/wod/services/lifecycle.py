@@ -179,10 +179,16 @@ def backfill_live(ctx: AppContext) -> int:
         Registration.manage_token_hash.is_(None), Registration.state.in_(SEAT_HOLDING)
     )
 
-    def backfill(session: Session, registration: Registration) -> None:
+    def backfill(session: Session, registration: Registration) -> bool:
         nonce = new_nonce()
-        registration.manage_nonce = nonce
-        registration.manage_token_hash = hash_token(manage_token(secret, nonce))
+        taken = session.execute(  # only if still missing: a concurrent backfill may have won
+            update(Registration)
+            .where(Registration.id == registration.id, Registration.manage_token_hash.is_(None))
+            .values(manage_nonce=nonce, manage_token_hash=hash_token(manage_token(secret, nonce)))
+            .execution_options(synchronize_session="evaluate")
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return False
         workshop = session.get(Workshop, registration.workshop_id)
         assert workshop is not None
         if registration.state is RegistrationState.active and registration.ends_at is not None:
@@ -192,6 +198,7 @@ def backfill_live(ctx: AppContext) -> int:
             registration.provision_due_at = (
                 registration.created_at + ctx.settings.registration.provision_timeout
             )
+        return True
 
     return _each_due(ctx, Registration, due, SEAT_HOLDING, backfill)
 

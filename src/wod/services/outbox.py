@@ -261,7 +261,11 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
         "password": password or "(no longer available)",
         "start_url": links.start_url(location, seat, workshop),
         "workshop_url": links.workshop_url(settings, workshop),
-        "manage_url": links.manage_url(settings, registration.manage_nonce),
+        "manage_url": (  # empty for rows that still await the backfill: no dead link
+            links.manage_url(settings, registration.manage_nonce)
+            if registration.manage_nonce
+            else None
+        ),
         "live": registration.state in SEAT_HOLDING,
         "can_extend": (
             workshop.extendable and not registration.extended and registration.state in SEAT_HOLDING

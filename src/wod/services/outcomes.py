@@ -201,17 +201,14 @@ def _failed(ctx: AppContext, session: Session, job: Job, now: datetime) -> None:
     where = f"seat {seat.username} at {location.name if location else '?'}"
     if job.verb is Verb.CREATE:
         waiting = (RegistrationState.queued, RegistrationState.provisioning)
-        if registration is not None and registration.state in waiting:
+        apologised = registration is not None and registration.state in waiting
+        if registration is not None and apologised:
             fail_registration(session, registration, "provision_failed", now, job.max_attempts)
         else:
             purge_seat(session, seat, now, job.max_attempts)
+        told = "The participant got an apology. " if apologised else ""
         _alert(
-            ctx,
-            session,
-            job,
-            f"CREATE failed on {where}",
-            "The participant got an apology and the seat is being purged.",
-            now,
+            ctx, session, job, f"CREATE failed on {where}", told + "The seat is being purged.", now
         )
         return
     ending = registration is not None and registration.state is RegistrationState.ending

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from wod.db.models import ApiToken
 from wod.domain.secrets import ADMIN_PREFIX, hash_token, new_token
 from wod.errors import FieldProblem, InvalidInput, NotFound
+
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 class Role(StrEnum):
@@ -48,5 +50,6 @@ def role_for_token(session: Session, token: str, now: datetime) -> Role | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
     if row is None or row.revoked:
         return None
-    row.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
+        row.last_used_at = now
     return Role(row.role)
