@@ -182,5 +182,9 @@ class ApiClientError(Failure):
         return self.status is None or self.status >= 500
 
 
+class HookScriptError(Failure):
+    """A hook script failed."""
+
+
 class VerbError(Failure):
     """A backend verb failed."""

@@ -195,6 +195,8 @@ class BackendSettings(BaseModel):
     )
     poll_interval: float = Field(0.5, description="Seconds between two claims when idle.")
     workers: int = Field(4, ge=1, le=64, description="Jobs the agent runs at once.")
+    hook_timeout: float = Field(600.0, description="Seconds a hook script may run.")
+    uid_base: int = Field(2000, description="System mode: seat N is Linux uid/gid uid_base + N.")
     prespawn: bool = Field(True, description="Start the seat's server at CREATE.")
 
 
@@ -214,6 +216,32 @@ class HubSettings(BaseModel):
         description="Token of the wod-backend hub service (scopes limited to users and servers).",
     )
     dir: Path = Field(Path(".wod/hub"), description="Folder of the hub's config, db and pid.")
+    singleuser_venv: Path | None = Field(
+        None,
+        description="Virtualenv the seats' servers run from (system mode: built from "
+        "/usr/bin/python3 by `wod hub venv`, readable by every user); empty: wod's own.",
+    )
+    kernels: list[str] = Field(
+        default_factory=lambda: ["python3", "bash"],
+        description="Jupyter kernels the seats have (`wod hub venv` installs them; "
+        "`wod workshops check` warns about notebooks asking for another).",
+    )
+    lockout_attempts: int = Field(5, description="Failed logins that lock a seat out.")
+    lockout_address_attempts: int = Field(
+        50, description="Failed logins from one address that lock the address out."
+    )
+    lockout_duration: float = Field(300.0, description="Seconds a login lockout lasts.")
+
+
+class LdapSettings(BaseModel):
+    url: str = Field("", description="LDAP server of the ldap option, e.g. ldap://ldap:389.")
+    bind_dn: str = Field("", description="DN that may change the seats' passwords.")
+    bind_password: SecretStr | None = Field(None, description="Password of bind_dn.")
+    user_dn_template: str = Field(
+        "uid={username},ou=People,dc=example,dc=org",
+        description="DN of a seat's entry; {username} is studentN.",
+    )
+    timeout: float = Field(10.0, description="Seconds before an LDAP operation gives up.")
 
 
 class AlertSettings(BaseModel):
@@ -258,6 +286,7 @@ class Settings(BaseSettings):
     backend: BackendSettings = Field(default_factory=BackendSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    ldap: LdapSettings = Field(default_factory=LdapSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
 
     @classmethod

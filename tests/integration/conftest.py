@@ -8,10 +8,11 @@ from fastapi.testclient import TestClient
 from tests.factories import seed
 from tests.servers import ApiServer, serve
 from wod.api.app import create_app
+from wod.backend.accounts import HubAccounts
 from wod.backend.agent import Agent
 from wod.backend.client import ApiClient
 from wod.backend.seatfiles import LocalSeatFiles
-from wod.backend.verbs import HubModeVerbs
+from wod.backend.verbs import Verbs
 from wod.context import AppContext
 from wod.hub.client import FakeHub
 from wod.hub.credentials import MemoryCredentialStore
@@ -49,12 +50,12 @@ def credentials() -> MemoryCredentialStore:
 def agent(
     ctx: AppContext, server: ApiServer, token: str, hub: FakeHub, credentials: MemoryCredentialStore
 ) -> Iterator[Agent]:
-    verbs = HubModeVerbs(
+    verbs = Verbs(
         ctx.settings,
         ctx.content,
         LocalSeatFiles(ctx.settings.backend.students_dir),
         hub,
-        credentials,
+        HubAccounts(credentials),
     )
     client = ApiClient(server.url, token)
     yield Agent(client, verbs, poll_interval=0.01, workers=1)

@@ -11,9 +11,11 @@ import logging
 import threading
 import time
 
+from wod.backend.accounts import Accounts, HubAccounts, SystemAccounts
 from wod.backend.client import ApiClient
+from wod.backend.ldap import PythonLdapPasswords
 from wod.backend.seatfiles import LocalSeatFiles
-from wod.backend.verbs import HubModeVerbs, Outcome
+from wod.backend.verbs import Outcome, Verbs
 from wod.content.layers import Content
 from wod.errors import ApiClientError, ConfigError
 from wod.hub.client import HubClient, JupyterHubClient
@@ -30,7 +32,7 @@ class Agent:
     def __init__(
         self,
         client: ApiClient,
-        verbs: HubModeVerbs,
+        verbs: Verbs,
         *,
         poll_interval: float = 0.5,
         workers: int = 4,
@@ -102,19 +104,37 @@ class Agent:
         self.stopping.set()
 
 
+def build_verbs(settings: Settings, *, hub: HubClient | None = None) -> Verbs:
+    """The verbs of this host in its account mode."""
+    backend = settings.backend
+    accounts: Accounts
+    if backend.account_mode is AccountMode.system:
+        system = SystemAccounts(backend.uid_base)
+        accounts = system
+        files = LocalSeatFiles(backend.students_dir, owner=system.owner)
+    else:
+        accounts = HubAccounts(FileCredentialStore(backend.credentials_dir))
+        files = LocalSeatFiles(backend.students_dir)
+    ldap = PythonLdapPasswords(settings.ldap) if settings.ldap.url else None
+    return Verbs(
+        settings,
+        Content(settings.content.paths),
+        files,
+        hub or JupyterHubClient(settings.hub.api_url, settings.hub.api_token.get_secret_value()),
+        accounts,
+        ldap=ldap,
+    )
+
+
 def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
     """The agent of this host from its settings (the composition root of ``wod backend run``)."""
     backend = settings.backend
     if backend.token is None:
         raise ConfigError("backend.token is not set: give the agent its location token")
-    if backend.account_mode is not AccountMode.hub:
-        raise ConfigError(f"account mode {backend.account_mode.value!r} is not available yet")
-    verbs = HubModeVerbs(
-        settings,
-        Content(settings.content.paths),
-        LocalSeatFiles(backend.students_dir),
-        hub or JupyterHubClient(settings.hub.api_url, settings.hub.api_token.get_secret_value()),
-        FileCredentialStore(backend.credentials_dir),
-    )
     client = ApiClient(backend.api_url, backend.token.get_secret_value())
-    return Agent(client, verbs, poll_interval=backend.poll_interval, workers=backend.workers)
+    return Agent(
+        client,
+        build_verbs(settings, hub=hub),
+        poll_interval=backend.poll_interval,
+        workers=backend.workers,
+    )

@@ -7,8 +7,9 @@ another implementation.
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -29,11 +30,27 @@ class SeatFiles(Protocol):
     def erase(self, username: str) -> None: ...
 
 
-class LocalSeatFiles:
-    """Homes as folders ``<students_dir>/<username>`` on this host."""
+Owner = Callable[[str], "tuple[int, int] | None"]
 
-    def __init__(self, students_dir: Path) -> None:
+
+def _nobody(username: str) -> tuple[int, int] | None:
+    return None
+
+
+class LocalSeatFiles:
+    """Homes as folders ``<students_dir>/<username>`` on this host, mode 0700, owned by the
+    seat's account when ``owner`` names one (system mode)."""
+
+    def __init__(self, students_dir: Path, owner: Owner = _nobody) -> None:
         self.students_dir = students_dir
+        self.owner = owner
+
+    def _chown(self, username: str, path: Path) -> None:
+        ids = self.owner(username)
+        if ids is None:
+            return
+        for item in [path, *path.rglob("*")]:
+            os.lchown(item, *ids)
 
     def home(self, username: str) -> Path:
         if "/" in username or username.startswith("."):
@@ -43,9 +60,12 @@ class LocalSeatFiles:
     def reset_home(self, username: str, skeletons: Sequence[Path]) -> None:
         self.erase(username)
         home = self.home(username)
-        home.mkdir(mode=0o700, parents=True)
+        self.students_dir.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700)
+        home.chmod(0o700)
         for skeleton in skeletons:
             shutil.copytree(skeleton, home, dirs_exist_ok=True, symlinks=True)
+        self._chown(username, home)
 
     def deploy(self, username: str, folder: str, files: Sequence[RenderedFile]) -> None:
         target = self.home(username) / folder
@@ -58,6 +78,7 @@ class LocalSeatFiles:
                 shutil.copyfile(item.source, dest)
             else:
                 dest.write_bytes(item.content)
+        self._chown(username, target)
 
     def read_text(self, username: str, path: PurePosixPath) -> str | None:
         try:

@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wod.errors import ContentError, ContentProblem
 
 #: Folders of a layer that are never workshops.
-RESERVED = frozenset({"scripts", "skel", "templates", "ansible", "variables", "docs"})
+RESERVED = frozenset({"scripts", "skel", "templates", "ansible", "variables", "docs", "badges"})
 
 
 @dataclass(frozen=True)
@@ -65,12 +70,57 @@ class Content:
     def workshop(self, slug: str) -> WorkshopSource | None:
         return self.workshops().get(slug)
 
+    def variables(self, folder: str) -> dict[str, Any]:
+        """The variables of a workshop: ``variables/all.yml`` then ``variables/<folder>.yml``
+        of each layer, in layer order, later keys winning."""
+        merged: dict[str, Any] = {}
+        for layer in self.layers:
+            for path in (
+                layer.path / "variables" / "all.yml",
+                layer.path / "variables" / f"{folder}.yml",
+            ):
+                merged.update(_read_variables(path))
+        return merged
+
+    def scripts(self, name: str) -> list[Path]:
+        """The hook scripts called ``name`` (``.sh`` or ``.sh.j2``) of every layer, in order."""
+        found = []
+        for layer in self.layers:
+            for candidate in (
+                layer.path / "scripts" / f"{name}.sh",
+                layer.path / "scripts" / f"{name}.sh.j2",
+            ):
+                if candidate.is_file():
+                    found.append(candidate)
+        return found
+
     def skel_folders(self) -> list[Path]:
         """The ``skel/`` folders of every layer, in layer order (later ones win on copy)."""
         return [layer.path / "skel" for layer in self.layers if (layer.path / "skel").is_dir()]
 
     def missing_layers(self) -> list[Path]:
         return [layer.path for layer in self.layers if not layer.path.is_dir()]
+
+
+def _read_variables(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ContentError(
+            [
+                ContentProblem(
+                    str(path), "yaml", f"not valid YAML: {exc}", mark.line + 1 if mark else None
+                )
+            ]
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ContentError([ContentProblem(str(path), "yaml", "must be a mapping of variables")])
+    return {str(k): v for k, v in data.items()}
 
 
 def _subfolders(path: Path) -> Iterable[Path]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from wod.errors import ConfigError
-from wod.settings import Settings
+from wod.settings import AccountMode, Settings
 
 #: What the backend agent may do through the hub API, and nothing more.
 BACKEND_SCOPES = ["admin:users", "admin:servers", "list:users", "read:users"]
@@ -31,11 +31,34 @@ def find_proxy(settings: Settings) -> str:
     return found
 
 
+def singleuser_bin(settings: Settings) -> Path:
+    """The ``jupyterhub-singleuser`` the seats' servers run."""
+    venv = settings.hub.singleuser_venv
+    return (venv / "bin" if venv else Path(sys.executable).parent) / "jupyterhub-singleuser"
+
+
+def _spawner(settings: Settings, v: dict[str, str]) -> str:
+    if settings.backend.account_mode is AccountMode.system:
+        return f"""# System account mode: seats are Linux users studentN, each server runs as it.
+c.JupyterHub.spawner_class = "localprocess"
+c.WodAuthenticator.password_check = "pam"
+c.Spawner.cmd = [{v["singleuser"]}]
+c.Spawner.notebook_dir = "~"
+"""
+    return f"""# Hub account mode: seats are not Linux users and are NOT isolated from each other:
+# every single-user server runs as the hub's own user.
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {v["home_template"]}
+c.Spawner.cmd = [{v["singleuser"]}]
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
+"""
+
+
 def render_config(settings: Settings) -> str:
     """The text of ``jupyterhub_config.py``."""
     hub = settings.hub
     state = hub.dir.resolve()
-    singleuser = Path(sys.executable).parent / "jupyterhub-singleuser"
     students = settings.backend.students_dir.resolve()
     values = {
         "bind_url": f"http://{hub.host}:{hub.port}",
@@ -47,12 +70,12 @@ def render_config(settings: Settings) -> str:
         "pid_file": str(state / "jupyterhub.pid"),
         "credentials_dir": str(settings.backend.credentials_dir.resolve()),
         "home_template": f"{students}/{{username}}",
-        "singleuser": str(singleuser),
+        "singleuser": str(singleuser_bin(settings)),
         "token": hub.api_token.get_secret_value(),
     }
     v = {k: repr(val) for k, val in values.items()}
-    return f"""# Written by `wod hub config`. Hub account mode: seats are not Linux users and
-# are NOT isolated from each other (every single-user server runs as the hub's user).
+    mode = settings.backend.account_mode.value
+    return f"""# Written by `wod hub config` for the {mode} account mode.
 import os
 
 c = get_config()  # noqa: F821
@@ -72,15 +95,13 @@ c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}
 
 c.JupyterHub.authenticator_class = "wod"
 c.WodAuthenticator.credentials_dir = {v["credentials_dir"]}
+c.WodAuthenticator.lockout_attempts = {hub.lockout_attempts}
+c.WodAuthenticator.lockout_address_attempts = {hub.lockout_address_attempts}
+c.WodAuthenticator.lockout_duration = {hub.lockout_duration!r}
 
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = {v["home_template"]}
-c.Spawner.cmd = [{v["singleuser"]}]
-c.Spawner.default_url = "/lab"
+{_spawner(settings, v)}c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
-if os.geteuid() == 0:
-    c.Spawner.args = ["--allow-root"]
 
 c.JupyterHub.services = [{{"name": {SERVICE_NAME!r}, "api_token": {v["token"]}}}]
 c.JupyterHub.load_roles = [

@@ -1,0 +1,154 @@
+"""Per-workshop hook scripts (ARCHITECTURE §7.4): ``create-``, ``post-copy-``, ``cleanup-``,
+``reset-`` and ``setup-<WKSHP>`` from the ``scripts/`` folder of every content layer, run in
+layer order (public first). A ``.sh.j2`` script is rendered with the seat's variables first.
+
+Contract: the environment (see :func:`hook_environment` and docs/reference/hooks.md), the
+script's own folder as working directory, no standard input, a timeout (then the whole process
+group is killed), output into the job log. A failing ``create``/``post-copy`` hook fails the job
+(:class:`HookScriptError`); a failing ``cleanup``/``reset`` hook is logged and the verb goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from wod.content.layers import Content
+from wod.content.render import make_environment, render_text
+from wod.content.variables import environment_names
+from wod.errors import HookScriptError, TemplateError
+
+#: Hooks whose failure fails the job; the others are logged and the verb goes on.
+STRICT = frozenset({"create", "post-copy", "setup-pre", "setup", "setup-post"})
+OUTPUT_LIMIT = 20_000
+
+
+def hook_environment(
+    *,
+    verb: str,
+    seat: int | None,
+    username: str | None,
+    home: Path | None,
+    folder: str,
+    slug: str,
+    workshop_id: int | None,
+    password: str | None,
+    api_url: str,
+    seat_range: tuple[int, int] | None,
+    variables: Mapping[str, Any],
+) -> dict[str, str]:
+    """The environment of a hook: the contract variables, the original platform's names for
+    them, and every scalar workshop variable (``HTTPPORT``, ``WODRTARGET``, …)."""
+    env = dict(os.environ)
+    env.update(environment_names(variables))
+    contract = {
+        "WOD_VERB": verb,
+        "WOD_SEAT": seat,
+        "WOD_USERNAME": username,
+        "WOD_HOME": home,
+        "WOD_WORKSHOP": folder,
+        "WOD_WORKSHOP_SLUG": slug,
+        "WOD_WORKSHOP_ID": workshop_id,
+        "WOD_PASSWORD": password,
+        "WOD_API_URL": api_url,
+        "WOD_SEAT_MIN": seat_range[0] if seat_range else None,
+        "WOD_SEAT_MAX": seat_range[1] if seat_range else None,
+        # the names the original platform's scripts use
+        "stdid": seat,
+        "stddir": home,
+        "w": slug,
+        "ws": folder,
+        "wid": workshop_id,
+        "randompw": password,
+        "WODAPIDBEXTURL": api_url,
+    }
+    env.update({k: str(v) for k, v in contract.items() if v is not None})
+    return env
+
+
+class Hooks:
+    """Finds and runs the hook scripts of the content layers."""
+
+    def __init__(self, content: Content, timeout: float) -> None:
+        self.content = content
+        self.timeout = timeout
+
+    def run(
+        self,
+        kind: str,
+        folder: str,
+        env: Mapping[str, str],
+        variables: Mapping[str, Any],
+        log: Callable[[str], None],
+    ) -> int:
+        """Run every ``<kind>-<folder>`` script; how many ran."""
+        scripts = self.content.scripts(f"{kind}-{folder}")
+        for script in scripts:
+            self._run_one(kind, script, env, variables, log)
+        return len(scripts)
+
+    def _run_one(
+        self,
+        kind: str,
+        script: Path,
+        env: Mapping[str, str],
+        variables: Mapping[str, Any],
+        log: Callable[[str], None],
+    ) -> None:
+        with tempfile.TemporaryDirectory(prefix="wod-hook-") as scratch:
+            command = self._command(script, variables, Path(scratch))
+            started = time.monotonic()
+            log(f"hook {script}")
+            returncode, output = self._execute(command, script.parent, env)
+            elapsed = time.monotonic() - started
+        for line in output[-OUTPUT_LIMIT:].splitlines():
+            log(f"  | {line}")
+        if returncode == 0:
+            log(f"hook {script.name} ok in {elapsed:.2f} s")
+            return
+        reason = "timed out" if returncode is None else f"exited with {returncode}"
+        message = f"hook {script.name} {reason} after {elapsed:.1f} s"
+        if kind in STRICT:
+            raise HookScriptError(message)
+        log(f"{message} (not fatal for a {kind} hook: going on)")
+
+    def _command(self, script: Path, variables: Mapping[str, Any], scratch: Path) -> list[str]:
+        if script.name.endswith(".j2"):
+            text, problems = render_text(
+                make_environment(), script.read_text(), variables, str(script)
+            )
+            if problems:
+                raise TemplateError(problems)
+            rendered = scratch / script.name.removesuffix(".j2")
+            rendered.write_text(text)
+            rendered.chmod(0o700)
+            script = rendered
+        if os.access(script, os.X_OK):
+            return [str(script)]
+        return ["/bin/bash", str(script)]
+
+    def _execute(
+        self, command: list[str], cwd: Path, env: Mapping[str, str]
+    ) -> tuple[int | None, str]:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            out, _ = process.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            out, _ = process.communicate()
+            return None, out.decode(errors="replace")
+        return process.returncode, out.decode(errors="replace")
