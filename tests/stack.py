@@ -4,6 +4,7 @@ and a real JupyterHub child process, each on free loopback ports under one folde
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,20 +25,31 @@ from wod.ports import free_port
 from wod.settings import Settings
 
 
-def stack_settings(folder: Path, database_url: str) -> Settings:
+def stack_settings(
+    folder: Path,
+    database_url: str,
+    *,
+    content: list[Path] | None = None,
+    mode: str = "hub",
+    students_dir: Path | None = None,
+    singleuser_venv: Path | None = None,
+    uid_base: int = 2000,
+) -> Settings:
     api, hub, smtp = free_port(), free_port(), free_port()
     return Settings(
         database_url=database_url,
         data_dir=folder / "data",
-        content={"paths": [SAMPLE_CONTENT]},
+        content={"paths": content or [SAMPLE_CONTENT]},
         api={"port": api, "public_url": f"http://127.0.0.1:{api}"},
         smtp={"host": "127.0.0.1", "port": smtp},
         backend={
             "api_url": f"http://127.0.0.1:{api}",
-            "students_dir": folder / "students",
+            "students_dir": students_dir or folder / "students",
             "credentials_dir": folder / "credentials",
             "poll_interval": 0.1,
             "workers": 4,
+            "account_mode": mode,
+            "uid_base": uid_base,
         },
         hub={
             "dir": folder / "hub",
@@ -47,6 +59,7 @@ def stack_settings(folder: Path, database_url: str) -> Settings:
             "public_url": f"http://127.0.0.1:{hub}",
             "api_url": f"http://127.0.0.1:{hub}/hub/api",
             "api_token": "stack-" + "x" * 40,
+            "singleuser_venv": singleuser_venv,
         },
         dev={"mail_catcher": True, "maildir": folder / "mail"},
         scheduler={"interval": 0.2},
@@ -89,3 +102,23 @@ def local_stack(settings: Settings, clock: Clock | None = None) -> Iterator[Loca
             api.stop()
         hub.stop()
         ctx.close()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings a ``wod`` command run beside the stack needs, as WOD_ variables."""
+    b, h = settings.backend, settings.hub
+    env = {
+        "WOD_DATABASE_URL": settings.resolved_database_url,
+        "WOD_CONTENT__PATHS": json.dumps([str(p) for p in settings.content.paths]),
+        "WOD_BACKEND__ACCOUNT_MODE": b.account_mode.value,
+        "WOD_BACKEND__STUDENTS_DIR": str(b.students_dir),
+        "WOD_BACKEND__CREDENTIALS_DIR": str(b.credentials_dir),
+        "WOD_BACKEND__UID_BASE": str(b.uid_base),
+        "WOD_BACKEND__API_URL": b.api_url,
+        "WOD_HUB__API_URL": h.api_url,
+        "WOD_HUB__PUBLIC_URL": h.public_url,
+        "WOD_HUB__API_TOKEN": h.api_token.get_secret_value(),
+    }
+    if h.singleuser_venv is not None:
+        env["WOD_HUB__SINGLEUSER_VENV"] = str(h.singleuser_venv)
+    return env

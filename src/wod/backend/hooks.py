@@ -129,9 +129,11 @@ class Hooks:
             rendered.write_text(text)
             rendered.chmod(0o700)
             script = rendered
-        if os.access(script, os.X_OK):
+        with script.open("rb") as handle:
+            shebang = handle.read(2) == b"#!"
+        if shebang and os.access(script, os.X_OK):
             return [str(script)]
-        return ["/bin/bash", str(script)]
+        return ["/bin/bash", str(script)]  # no interpreter named: bash, as the original ran them
 
     def _execute(
         self, command: list[str], cwd: Path, env: Mapping[str, str]

@@ -24,7 +24,7 @@ from wod.backend.seatfiles import SeatFiles
 from wod.content.completion import Notebook, completion_percent, load_notebook
 from wod.content.layers import Content
 from wod.content.render import make_environment, render_text, render_workshop, workshop_files
-from wod.content.variables import SeatContext, content_folder_name, seat_variables
+from wod.content.variables import content_folder_name, seat_context, seat_variables
 from wod.domain.secrets import new_password
 from wod.errors import VerbError, WodError
 from wod.hub.client import HubClient
@@ -162,19 +162,14 @@ class Verbs:
 
     def _variables(self, order: Order, seat: int, password: str | None) -> dict[str, Any]:
         flags = order.workshop or {}
-        folder = content_folder_name(order.slug)
-        appliance = (
-            "multi"
-            if flags.get("multiappliance")
-            else ("mono" if flags.get("monoappliance") else None)
-        )
-        ctx = SeatContext(
+        ctx = seat_context(
+            self.content,
             order.slug,
             seat,
             password,
-            int(flags.get("seat_min") or 1),
-            appliance,
-            self.content.variables(folder),
+            seat_min=int(flags.get("seat_min") or 1),
+            monoappliance=bool(flags.get("monoappliance")),
+            multiappliance=bool(flags.get("multiappliance")),
         )
         return seat_variables(
             self.settings, ctx, expose_password=bool(flags.get("varpass") or flags.get("ldap"))
@@ -199,7 +194,7 @@ class Verbs:
             workshop_id=flags.get("id"),
             password=password,
             api_url=self.settings.backend.api_url,
-            seat_range=order.seats,
+            seat_range=order.seats or ((seat, seat) if seat else None),
             variables=variables,
         )
 

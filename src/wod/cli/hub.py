@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from wod.cli.common import console, edge, settings
+from wod.errors import ConfigError
 from wod.hub.config import write_config
+from wod.hub.venv import build_venv
 
 app = typer.Typer(help="The location's JupyterHub.", no_args_is_help=True)
 
@@ -26,3 +28,24 @@ def config(
     path = write_config(current, output)
     console.print(f"wrote {path}")
     console.print(f"start the hub with: jupyterhub -f {path}")
+
+
+@app.command("venv")
+@edge
+def venv(
+    path: Annotated[
+        Path | None, typer.Argument(help="Where; default the setting hub.singleuser_venv.")
+    ] = None,
+    python: Annotated[str, typer.Option(help="Interpreter to build it from.")] = "/usr/bin/python3",
+    constraints: Annotated[Path, typer.Option(help="Pinned versions to install.")] = Path(
+        "requirements/constraints.txt"
+    ),
+) -> None:
+    """Build the virtualenv the seats' servers run from, with the kernels of hub.kernels."""
+    current = settings()
+    target = path or current.hub.singleuser_venv
+    if target is None:
+        raise ConfigError("give a PATH or set hub.singleuser_venv")
+    build_venv(
+        target, current.hub.kernels, python=python, constraints=constraints, say=console.print
+    )

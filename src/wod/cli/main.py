@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from wod import __version__
-from wod.cli import backend, db, docs, hub, locations, seats, serve, tokens, workshops
+from wod.cli import actions, backend, db, docs, hub, locations, seats, serve, tokens, workshops
 from wod.cli.common import State
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(docs.app, name="docs")
 app.command("up")(serve.up)
 app.command("api")(serve.api)
+app.command("test-action")(actions.test_action)
 
 
 def _version(value: bool) -> None:

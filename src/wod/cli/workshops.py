@@ -115,3 +115,45 @@ def list_() -> None:
                 f"{w.slug:30} {w.seat_min}-{w.seat_max:<6} {view.seats_left:>3} left  {w.name}",
                 highlight=False,
             )
+
+
+@app.command("render")
+@edge
+def render(
+    workshop: Annotated[str, typer.Argument(help="Workshop folder, e.g. WKSHP-Python101.")],
+    seat: Annotated[int, typer.Option(help="The seat number to render for.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the seat's copy into.")],
+    content: Annotated[
+        list[Path] | None,
+        typer.Option(help="Content layer (repeat: public first); default content.paths."),
+    ] = None,
+) -> None:
+    """Write what a seat would receive, listing every template error."""
+    from wod.backend.orders import workshop_flags
+    from wod.content.check import SAMPLE_PASSWORD
+    from wod.content.render import render_workshop
+    from wod.content.variables import content_folder_name, seat_context, seat_variables
+
+    current = settings()
+    layers = Content(content or current.content.paths)
+    flags = workshop_flags(layers, workshop)
+    folder = content_folder_name(workshop)
+    source = layers.workshop(folder)
+    assert source is not None
+    ctx = seat_context(
+        layers,
+        workshop,
+        seat,
+        SAMPLE_PASSWORD,
+        seat_min=flags["seat_min"],
+        monoappliance=flags["monoappliance"],
+        multiappliance=flags["multiappliance"],
+    )
+    variables = seat_variables(current, ctx, expose_password=flags["varpass"] or flags["ldap"])
+    files = render_workshop(source.folder, variables, current.content.template_patterns, folder)
+    target = out / folder
+    for item in files:
+        dest = target / item.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(item.content if item.content is not None else item.source.read_bytes())
+    console.print(f"{len(files)} files written to {target} for seat {seat}")

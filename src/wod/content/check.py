@@ -14,9 +14,9 @@ from pathlib import Path
 
 from wod.content.layers import Content, WorkshopSource, is_workshop_folder
 from wod.content.render import render_workshop
-from wod.content.variables import SeatContext, seat_variables
+from wod.content.variables import content_folder_name, seat_context, seat_variables
 from wod.content.wodyml import WodYml, parse_wod_yml
-from wod.errors import ContentProblem, TemplateError
+from wod.errors import ContentError, ContentProblem
 from wod.settings import Settings
 
 MANDATORY_FILES = ("wod.yml", "0-ReadMeFirst.ipynb")
@@ -50,30 +50,43 @@ class CheckReport:
 
 
 def check_workshop(
-    source: WorkshopSource, settings: Settings, *, render: bool = True
+    source: WorkshopSource,
+    settings: Settings,
+    *,
+    render: bool = True,
+    content: Content | None = None,
 ) -> CheckedWorkshop:
-    """Every problem of one workshop folder."""
+    """Every problem of one workshop folder. A challenge folder ``CHLG-X`` may hold only its
+    ``wod.yml``: it is played from ``WKSHP-X``."""
+    layers = content or Content([source.layer.path])
     folder = source.folder
+    twin = None
+    if source.slug.startswith("CHLG"):
+        twin = layers.workshop(content_folder_name(source.slug))
+    files_folder = twin.folder if twin is not None else folder
     problems: list[ContentProblem] = []
     for name in MANDATORY_FILES:
-        if not (folder / name).is_file():
-            problems.append(ContentProblem(str(folder / name), "file", "mandatory file is missing"))
+        where = folder if name == "wod.yml" else files_folder
+        if not (where / name).is_file():
+            problems.append(ContentProblem(str(where / name), "file", "mandatory file is missing"))
     for name in EXPECTED_FILES:
-        if not (folder / name).is_file():
+        if not (files_folder / name).is_file():
             problems.append(
-                ContentProblem(str(folder / name), "file", "expected file is missing", warning=True)
+                ContentProblem(
+                    str(files_folder / name), "file", "expected file is missing", warning=True
+                )
             )
     spec = None
     if (folder / "wod.yml").is_file():
         spec, found = parse_wod_yml(folder / "wod.yml")
         problems.extend(found)
-    problems.extend(_check_notebooks(folder))
+    problems.extend(_check_notebooks(files_folder, settings.hub.kernels))
     if render and spec is not None and spec.seat_range is not None:
-        problems.extend(_check_rendering(source, spec, settings))
+        problems.extend(_check_rendering(source, files_folder, spec, settings, layers))
     return CheckedWorkshop(source, spec, problems)
 
 
-def _check_notebooks(folder: Path) -> list[ContentProblem]:
+def _check_notebooks(folder: Path, kernels: Sequence[str]) -> list[ContentProblem]:
     problems = []
     for path in sorted(folder.rglob("*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
@@ -83,29 +96,37 @@ def _check_notebooks(folder: Path) -> list[ContentProblem]:
         except (ValueError, UnicodeDecodeError):
             continue  # may be valid only once rendered; the rendering check decides
         metadata = notebook.get("metadata", {}) if isinstance(notebook, dict) else {}
-        if not isinstance(metadata, dict) or "kernelspec" not in metadata:
-            problems.append(
-                ContentProblem(
-                    str(path),
-                    "kernelspec",
-                    "no kernel named: JupyterLab will stop on a 'Select Kernel' dialog",
-                    warning=True,
-                )
+        spec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+        if not isinstance(spec, dict):
+            message = "no kernel named: JupyterLab will stop on a 'Select Kernel' dialog"
+        elif spec.get("name") not in kernels:
+            message = (
+                f"asks for the kernel {spec.get('name')!r}, which the seats lack "
+                f"(hub.kernels: {', '.join(kernels)})"
             )
+        else:
+            continue
+        problems.append(ContentProblem(str(path), "kernelspec", message, warning=True))
     return problems
 
 
 def _check_rendering(
-    source: WorkshopSource, spec: WodYml, settings: Settings
+    source: WorkshopSource, files: Path, spec: WodYml, settings: Settings, content: Content
 ) -> list[ContentProblem]:
     assert spec.seat_range is not None
-    ctx = SeatContext(source.slug, spec.seat_range[0], SAMPLE_PASSWORD)
-    variables = seat_variables(settings, ctx, expose_password=spec.varpass or spec.ldap)
     try:
-        render_workshop(
-            source.folder, variables, settings.content.template_patterns, str(source.folder)
+        ctx = seat_context(
+            content,
+            source.slug,
+            spec.seat_range[0],
+            SAMPLE_PASSWORD,
+            seat_min=spec.seat_range[0],
+            monoappliance=spec.monoappliance,
+            multiappliance=spec.multiappliance,
         )
-    except TemplateError as exc:
+        variables = seat_variables(settings, ctx, expose_password=spec.varpass or spec.ldap)
+        render_workshop(files, variables, settings.content.template_patterns, str(files))
+    except ContentError as exc:  # template errors included
         return exc.problems
     return []
 
@@ -153,10 +174,14 @@ def sources_for_paths(paths: Sequence[Path]) -> list[WorkshopSource]:
 
 
 def check_sources(
-    sources: Sequence[WorkshopSource], settings: Settings, *, render: bool = True
+    sources: Sequence[WorkshopSource],
+    settings: Settings,
+    *,
+    render: bool = True,
+    content: Content | None = None,
 ) -> CheckReport:
     """Check each workshop, then the workshops against each other."""
-    checked = {s.slug: check_workshop(s, settings, render=render) for s in sources}
+    checked = {s.slug: check_workshop(s, settings, render=render, content=content) for s in sources}
     problems = [p for item in checked.values() for p in item.problems]
     overlaps = check_overlaps(checked.values())
     for problem in overlaps:
@@ -167,7 +192,9 @@ def check_sources(
 
 
 def check_content(content: Content, settings: Settings, *, render: bool = True) -> CheckReport:
-    report = check_sources(list(content.workshops().values()), settings, render=render)
+    report = check_sources(
+        list(content.workshops().values()), settings, render=render, content=content
+    )
     for missing in content.missing_layers():
         report.problems.append(ContentProblem(str(missing), "layer", "content folder not found"))
     return report

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from wod.content.layers import Content
 from wod.errors import ContentProblem, TemplateError
 from wod.settings import Settings
 
@@ -35,6 +36,23 @@ class SeatContext:
     seat_min: int = 1  # first seat of the workshop's range: per-seat offsets count from it
     appliance: str | None = None  # "mono" (one shared) or "multi" (one per seat)
     layer_vars: Mapping[str, Any] = field(default_factory=dict)
+
+
+def seat_context(
+    content: Content,
+    slug: str,
+    seat: int,
+    password: str | None,
+    *,
+    seat_min: int,
+    monoappliance: bool,
+    multiappliance: bool,
+) -> SeatContext:
+    """The context of one seat of a workshop, with the variables of the content layers."""
+    appliance = "multi" if multiappliance else ("mono" if monoappliance else None)
+    return SeatContext(
+        slug, seat, password, seat_min or 1, appliance, content.variables(content_folder_name(slug))
+    )
 
 
 def content_folder_name(slug: str) -> str:

@@ -1,0 +1,215 @@
+"""Every verb on a real JupyterHub, in both account modes, with a hook-script workshop whose
+appliance is a local folder (per-seat target and ports), idempotence, and a CREATE killed
+half-way then purged."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import UID_BASE, wait_for
+from tests.e2e.test_end_to_end import credentials, login
+from tests.stack import LocalStack, local_stack, settings_env, stack_settings
+from wod.db.models import Job, Seat
+from wod.domain.clock import FakeClock
+from wod.domain.states import SeatState
+
+pytestmark = pytest.mark.hub
+MODES = ["hub", "system"]
+
+
+@pytest.fixture(params=MODES)
+def mode_stack(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    database_url: str,
+    clock: FakeClock,
+    hook_layer: Path,
+) -> Iterator[LocalStack]:
+    mode = request.param
+    extra: dict[str, object] = {}
+    if mode == "system":
+        extra = {
+            "students_dir": request.getfixturevalue("system_students"),
+            "singleuser_venv": request.getfixturevalue("singleuser_venv"),
+            "uid_base": UID_BASE,
+        }
+    settings = stack_settings(tmp_path, database_url, content=[hook_layer], mode=mode, **extra)  # type: ignore[arg-type]
+    with local_stack(settings, clock) as stack:
+        yield stack
+
+
+def mails(stack: LocalStack) -> list[dict[str, str]]:
+    answer: list[dict[str, str]] = httpx.get(f"{stack.api.url}/api/v1/dev/mail").json()
+    return answer
+
+
+def wait_mail(stack: LocalStack, to: str, part: str) -> dict[str, str]:
+    return wait_for(
+        lambda: next((m for m in mails(stack) if m["to"] == to and part in m["subject"]), None),
+        90,
+        f"'{part}' to {to}",
+    )
+
+
+def appliance_log(layer: Path) -> list[str]:
+    return (layer.parent / "appliance" / "log").read_text().splitlines()
+
+
+def test_hook_workshop_through_its_whole_life(
+    mode_stack: LocalStack, clock: FakeClock, hook_layer: Path
+) -> None:
+    stack, settings = mode_stack, mode_stack.ctx.settings
+    people = ["first@example.org", "second@example.org"]
+    for person in people:
+        body = {
+            "workshop": "WKSHP-Hooks",
+            "email": person,
+            "name": "P",
+            "company": "C",
+            "accept_terms": True,
+        }
+        assert httpx.post(f"{stack.api.url}/api/v1/registrations", json=body).status_code == 201
+    creds = [credentials(wait_mail(stack, p, "credentials")["text"]) for p in people]
+    assert [c[0] for c in creds] == ["student1", "student2"]
+
+    web = login(settings.hub.public_url, *creds[1])
+    readme = web.get("/user/student2/api/contents/WKSHP-Hooks/0-ReadMeFirst.ipynb").json()
+    text = "".join(readme["content"]["cells"][0]["source"])
+    assert text == "seat 2 target 10.0.0.11 port 14152 alias 14151 hello"
+    web.close()
+    log = appliance_log(hook_layer)
+    assert "create 1 10.0.0.10 14151 student1 1" in log
+    assert "create 2 10.0.0.11 14152 student2 2" in log
+    assert "post-copy 2 hello" in log
+    home = settings.backend.students_dir / "student2"
+    if settings.backend.account_mode.value == "system":
+        info = home.stat()
+        assert info.st_uid == UID_BASE + 2 and info.st_mode & 0o777 == 0o700
+
+    clock.advance(timedelta(hours=2))
+    stack.wake()
+    for person in people:
+        wait_mail(stack, person, "Thanks")
+
+    def all_free() -> bool:
+        with stack.ctx.db.read() as s:
+            return all(seat.state is SeatState.free for seat in s.scalars(select(Seat)))
+
+    wait_for(all_free, 60, "the seats to be reset and free")
+    log = appliance_log(hook_layer)
+    assert "cleanup 1" in log and "cleanup 2" in log  # its exit 3 is logged, not fatal
+    assert "reset 1-1 10.0.0.10" in log and "reset 2-2 10.0.0.11" in log
+    assert not (hook_layer.parent / "appliance" / "10.0.0.10").exists()
+    assert not home.exists()
+    with stack.ctx.db.read() as s:
+        jobs = list(s.scalars(select(Job).order_by(Job.id)))
+    assert sorted(j.verb.value for j in jobs) == ["CLEANUP"] * 2 + ["CREATE"] * 2 + ["RESET"] * 2
+    cleanup = next(j for j in jobs if j.verb.value == "CLEANUP")
+    assert "exited with 3" in cleanup.log and "going on" in cleanup.log
+    with pytest.raises(PermissionError):
+        login(settings.hub.public_url, *creds[0])
+
+
+def action(stack: LocalStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
+    env.update(settings_env(stack.ctx.settings))
+    return subprocess.run(
+        [sys.executable, "-m", "wod", "test-action", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def hub_user(stack: LocalStack, name: str) -> int:
+    settings = stack.ctx.settings
+    return httpx.get(
+        f"{settings.hub.api_url}/users/{name}",
+        headers={"Authorization": f"token {settings.hub.api_token.get_secret_value()}"},
+    ).status_code
+
+
+def seat_processes(stack: LocalStack, name: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["uids"]):
+        try:
+            if stack.ctx.settings.backend.account_mode.value == "system":
+                if process.info["uids"].real == UID_BASE + int(name.removeprefix("student")):
+                    found.append(process)
+            elif process.environ().get("JUPYTERHUB_USER") == name:
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_each_verb_twice_and_a_killed_create(mode_stack: LocalStack, hook_layer: Path) -> None:
+    stack = mode_stack
+    hub_url = stack.ctx.settings.hub.public_url
+    home = stack.ctx.settings.backend.students_dir / "student3"
+    passwords = []
+    for _ in range(2):
+        result = action(stack, "CREATE", "WKSHP-Hooks", "3")
+        assert result.returncode == 0, result.stdout + result.stderr
+        passwords.append(result.stdout.split("credentials: student3 / ")[1].split()[0])
+    assert passwords[0] != passwords[1]
+    login(hub_url, "student3", passwords[1]).close()  # the second password works …
+    with pytest.raises(PermissionError):
+        login(hub_url, "student3", passwords[0]).close()  # … the first no longer
+    assert (home / "WKSHP-Hooks" / "0-ReadMeFirst.ipynb").exists()
+
+    for verb in ("CLEANUP", "RESET", "PURGE"):
+        for _ in range(2):
+            result = action(stack, verb, "WKSHP-Hooks", "3")
+            assert result.returncode == 0, result.stdout + result.stderr
+        assert home.exists() is (verb == "CLEANUP")  # a reset workshop keeps it for RESET
+        assert hub_user(stack, "student3") == 404
+        with pytest.raises(PermissionError):
+            login(hub_url, "student3", passwords[1]).close()
+    assert action(stack, "RESET", "WKSHP-Hooks", "3,4").returncode == 0
+    refused = action(stack, "CREATE", "WKSHP-Hooks", "9")
+    assert refused.returncode == 1 and "outside the range 1-4" in refused.stderr + refused.stdout
+
+    (hook_layer.parent / "appliance" / "slow").touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
+    env.update(settings_env(stack.ctx.settings))
+    half = subprocess.Popen(
+        [sys.executable, "-m", "wod", "test-action", "CREATE", "WKSHP-Hooks", "4"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_for(
+        lambda: (hook_layer.parent / "appliance" / "started").exists(),
+        60,
+        "the CREATE to reach its create hook",
+    )
+    os.killpg(half.pid, signal.SIGKILL)
+    half.wait(10)
+    (hook_layer.parent / "appliance" / "slow").unlink()
+    home4 = stack.ctx.settings.backend.students_dir / "student4"
+    assert home4.exists()  # half-way: the home was reset, the workshop not deployed
+    assert not (home4 / "WKSHP-Hooks").exists()
+    purged = action(stack, "PURGE", "WKSHP-Hooks", "4")
+    assert purged.returncode == 0, purged.stdout + purged.stderr
+    assert not home4.exists() and hub_user(stack, "student4") == 404
+    assert seat_processes(stack, "student4") == []
+    credentials_file = stack.ctx.settings.backend.credentials_dir / "student4"
+    assert not credentials_file.exists()
