@@ -172,7 +172,8 @@ def hook_layer(tmp_path: Path) -> Path:
     scripts = layer / "scripts"
     scripts.mkdir()
     (scripts / "create-WKSHP-Hooks.sh").write_text(
-        'echo "create $WOD_SEAT $WODRTARGET $HTTPPORT $WOD_USERNAME $stdid" >> "$APPLIANCE_DIR/log"\n'
+        'echo "create $WOD_SEAT $WODRTARGET $HTTPPORT $WOD_USERNAME $stdid" \\\n'
+        '  >> "$APPLIANCE_DIR/log"\n'
         'mkdir -p "$APPLIANCE_DIR/$WODRTARGET"\n'
         'if [ -f "$APPLIANCE_DIR/slow" ]; then touch "$APPLIANCE_DIR/started"; sleep 60; fi\n'
     )
