@@ -159,7 +159,7 @@ def hook_layer(tmp_path: Path) -> Path:
     folder = layer / "WKSHP-Hooks"
     folder.mkdir(parents=True)
     (folder / "wod.yml").write_text(
-        wod_yml("Hooks", (1, 4), reset=True, multiappliance=True, duration=1)
+        wod_yml("Hooks", (1, 4), reset=True, multiappliance=True, duration=1, compile="secret.sh")
     )
     (folder / "0-ReadMeFirst.ipynb").write_text(json.dumps(HOOKS_README, indent=1))
     (folder / "README.md").write_text("# Hooks\n")
@@ -184,6 +184,7 @@ def hook_layer(tmp_path: Path) -> Path:
     (scripts / "cleanup-WKSHP-Hooks.sh").write_text(
         'echo "cleanup $WOD_SEAT" >> "$APPLIANCE_DIR/log"\nexit 3\n'
     )
+    (scripts / "secret.sh.j2").write_text('echo "the answer is {{ STDID }}42"\n')
     (scripts / "reset-WKSHP-Hooks.sh").write_text(
         'echo "reset $WOD_SEAT_MIN-$WOD_SEAT_MAX $WODRTARGET" >> "$APPLIANCE_DIR/log"\n'
         'rm -rf "$APPLIANCE_DIR/$WODRTARGET"\n'
