@@ -251,6 +251,16 @@ class AlertSettings(BaseModel):
     )
 
 
+class MailOrderSettings(BaseModel):
+    enabled: bool = Field(False, description="Take orders by mail (the original procmail API).")
+    host: str = Field("127.0.0.1", description="Address the agent's SMTP listener binds.")
+    port: int = Field(10025, description="Port of the agent's SMTP listener.")
+    sender: str = Field("wodadmin@localhost", description="The only accepted envelope sender.")
+    secret: SecretStr | None = Field(
+        None, description="Shared secret every order carries in its X-Wod-Secret header."
+    )
+
+
 class DevSettings(BaseModel):
     mail_catcher: bool = Field(False, description="Run the dev mail catcher in the api process.")
     maildir: Path = Field(Path(".wod/mail"), description="Where the dev mail catcher stores mail.")
@@ -287,6 +297,7 @@ class Settings(BaseSettings):
     hub: HubSettings = Field(default_factory=HubSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     ldap: LdapSettings = Field(default_factory=LdapSettings)
+    mailorders: MailOrderSettings = Field(default_factory=MailOrderSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
 
     @classmethod

@@ -83,6 +83,17 @@ class JobOrder(BaseModel):
     workshop: WorkshopOrder | None
 
 
+class ExternalJobIn(BaseModel):
+    """A verb the agent runs on an order it took itself (a mail order)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verb: Literal["CREATE", "CLEANUP", "RESET", "PURGE"]
+    seat: int = Field(ge=1)
+    workshop: str | None = Field(None, max_length=100)
+    source: str = Field("mail", max_length=30)
+
+
 class JobReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

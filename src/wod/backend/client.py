@@ -49,5 +49,10 @@ class ApiClient:
         order: dict[str, Any] = response.json()
         return order
 
+    def external_job(self, verb: str, seat: int, workshop: str | None, source: str) -> int:
+        """Record a verb run on an order taken by another transport; the job's id."""
+        body = {"verb": verb, "seat": seat, "workshop": workshop, "source": source}
+        return int(self._post("/jobs/external", body).json()["id"])
+
     def report(self, job_id: int, report: dict[str, Any]) -> None:
         self._post(f"/jobs/{job_id}/report", report)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.domain.states import JobState, RegistrationState, Verb
-from wod.errors import InvalidState
+from wod.errors import InvalidState, NotFound
 from wod.services.transitions import move
 
 LOG_LIMIT = 64_000
@@ -139,3 +139,38 @@ def truncate_log(log: str) -> str:
     if len(log) <= LOG_LIMIT:
         return log
     return "[… earlier lines dropped …]\n" + log[-LOG_LIMIT:]
+
+
+def record_external_job(
+    session: Session,
+    location: Location,
+    verb: str,
+    number: int,
+    slug: str | None,
+    source: str,
+    now: datetime,
+) -> Job:
+    """A job the agent took by another transport: recorded as running, reported as usual."""
+    seat = session.scalar(
+        select(Seat).where(Seat.location_id == location.id, Seat.number == number)
+    )
+    if seat is None:
+        raise NotFound(f"no seat {number} at this location")
+    workshop = session.scalar(select(Workshop).where(Workshop.slug == slug)) if slug else None
+    job = Job(
+        verb=Verb(verb),
+        location_id=location.id,
+        seat_id=seat.id,
+        workshop_id=workshop.id if workshop else None,
+        state=JobState.running,
+        attempts=1,
+        max_attempts=1,
+        run_after=now,
+        started_at=now,
+        created_at=now,
+        lease_until=now + timedelta(hours=1),
+        log=f"--- taken by {source}\n",
+    )
+    session.add(job)
+    session.flush()
+    return job

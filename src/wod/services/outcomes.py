@@ -113,6 +113,8 @@ def _succeeded(
     ctx: AppContext, session: Session, job: Job, report: JobReport, now: datetime
 ) -> None:
     registration, seat, workshop = _rows(session, job)
+    if job.registration_id is None and job.verb in (Verb.CREATE, Verb.CLEANUP):
+        return  # a verb run on a mail order or by hand: no registration to move
     if job.verb is Verb.CREATE:
         sealed = ctx.secret_box.seal(report.password) if report.password else None
         _created(ctx, session, job, sealed, now, registration, seat, workshop)

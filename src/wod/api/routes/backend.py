@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import IntegrityError
 
 from wod.api.deps import AgentLocation, Ctx
-from wod.api.schemas import JobOrder, JobReported, JobReportIn
-from wod.services.jobs import JobReport, claim_job, job_order
+from wod.api.schemas import ExternalJobIn, JobOrder, JobReported, JobReportIn
+from wod.errors import InvalidState
+from wod.services.jobs import JobReport, claim_job, job_order, record_external_job
 from wod.services.lifecycle import lease_duration
 from wod.services.outcomes import report_job
 
@@ -41,3 +43,17 @@ def report(
         answer = JobReported(id=job.id, state=job.state.value)
     request.app.state.wake()
     return answer
+
+
+@router.post("/jobs/external", status_code=201, response_model=JobReported)
+def external(ctx: Ctx, location: AgentLocation, body: ExternalJobIn) -> JobReported:
+    """Record a verb the agent runs on an order it took itself (a mail order), so that its
+    report goes through the same route as every job; it changes no registration."""
+    try:
+        with ctx.db.write() as session:
+            job = record_external_job(
+                session, location, body.verb, body.seat, body.workshop, body.source, ctx.clock.now()
+            )
+            return JobReported(id=job.id, state=job.state.value)
+    except IntegrityError as exc:  # a job already runs on that seat
+        raise InvalidState(f"seat {body.seat} is busy with another job") from exc

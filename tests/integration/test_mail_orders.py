@@ -1,0 +1,116 @@
+"""Orders by mail: a valid order runs and is recorded at the api; every malformed or
+unauthorised message is refused at the SMTP level and nothing runs."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from tests.servers import ApiServer
+from wod.backend.accounts import HubAccounts
+from wod.backend.client import ApiClient
+from wod.backend.mailorders import MailOrderListener
+from wod.backend.seatfiles import LocalSeatFiles
+from wod.backend.verbs import Verbs
+from wod.context import AppContext
+from wod.db.models import Job
+from wod.domain.states import JobState
+from wod.hub.client import FakeHub
+from wod.hub.credentials import MemoryCredentialStore
+from wod.ports import free_port
+from wod.settings import MailOrderSettings
+
+SENDER, SECRET = "orders@wod.example", "s3cret-order-key"
+
+
+@pytest.fixture
+def listener(ctx: AppContext, server: ApiServer, token: str) -> Iterator[MailOrderListener]:
+    settings = MailOrderSettings(enabled=True, port=free_port(), sender=SENDER, secret=SECRET)
+    verbs = Verbs(
+        ctx.settings,
+        ctx.content,
+        LocalSeatFiles(ctx.settings.backend.students_dir),
+        FakeHub(),
+        HubAccounts(MemoryCredentialStore()),
+    )
+    client = ApiClient(server.url, token)
+    running = MailOrderListener(settings, ctx.content, verbs, client)
+    running.start()
+    yield running
+    running.stop()
+    client.close()
+
+
+def send(
+    listener: MailOrderListener,
+    subject: str,
+    body: str,
+    *,
+    sender: str = SENDER,
+    secret: str | None = SECRET,
+) -> tuple[int, str]:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, "wod@hub.example", subject
+    if secret is not None:
+        message["X-Wod-Secret"] = secret
+    message.set_content(body)
+    with smtplib.SMTP(listener.settings.host, listener.settings.port, timeout=10) as smtp:
+        try:
+            smtp.send_message(message, from_addr=sender)
+        except smtplib.SMTPDataError as exc:
+            return exc.smtp_code, exc.smtp_error.decode()
+    return 250, "accepted"
+
+
+def settle(listener: MailOrderListener) -> None:
+    for future in list(listener.pending):
+        future.result(timeout=60)
+
+
+def test_a_valid_order_runs_and_is_recorded(ctx: AppContext, listener: MailOrderListener) -> None:
+    assert send(listener, "CREATE 3 0 ada@example.org", "WKSHP-Python101\n") == (250, "accepted")
+    settle(listener)
+    home = ctx.settings.backend.students_dir / "student3"
+    assert (home / "WKSHP-Python101" / "0-ReadMeFirst.ipynb").exists()
+    with ctx.db.read() as s:
+        (job,) = s.scalars(select(Job)).all()
+    assert job.verb.value == "CREATE" and job.state is JobState.done
+    assert "taken by mail" in job.log and "CREATE student3" in job.log
+    assert send(listener, "PURGE 3 0", "WKSHP-Python101\n")[0] == 250
+    settle(listener)
+    assert not home.exists()
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "change", "why"),
+    [
+        ("CREATE 3 0", "WKSHP-Python101", {"sender": "intruder@evil.example"}, "sender"),
+        ("CREATE 3 0", "WKSHP-Python101", {"secret": None}, "X-Wod-Secret"),
+        ("CREATE 3 0", "WKSHP-Python101", {"secret": "guess"}, "X-Wod-Secret"),
+        ("DELETE 3 0", "WKSHP-Python101", {}, "subject"),
+        ("CREATE three 0", "WKSHP-Python101", {}, "subject"),
+        ("CREATE 3 0; rm -rf /", "WKSHP-Python101", {}, "subject"),
+        ("CREATE 3 0", "WKSHP-Nope", {}, "no workshop"),
+        ("CREATE 30 0", "WKSHP-Python101", {}, "outside the range"),
+        ("CREATE 1,3 0", "WKSHP-Python101", {}, "one seat"),
+        ("PURGE 1,3 0", "WKSHP-Python101", {}, "one seat"),
+    ],
+)
+def test_everything_else_is_refused_and_nothing_runs(
+    ctx: AppContext,
+    listener: MailOrderListener,
+    subject: str,
+    body: str,
+    change: dict[str, str | None],
+    why: str,
+) -> None:
+    code, reason = send(listener, subject, body, **change)  # type: ignore[arg-type]
+    assert code == 550 and why in reason
+    settle(listener)
+    assert not ctx.settings.backend.students_dir.exists()
+    with ctx.db.read() as s:
+        assert s.scalars(select(Job)).all() == []
