@@ -251,6 +251,39 @@ class AlertSettings(BaseModel):
     )
 
 
+class WatchdogSettings(BaseModel):
+    enabled: bool = Field(True, description="Run the abuse watchdog in the backend agent.")
+    interval: float = Field(10.0, description="Seconds between two scans of the processes.")
+    cpu_percent: float = Field(
+        90.0, description="CPU use (% of one core) above which a seat process is watched."
+    )
+    period: float = Field(
+        300.0, description="Seconds above the CPU threshold before the seat is purged."
+    )
+    deny_list: list[str] = Field(
+        default_factory=lambda: [
+            "xmrig",
+            "minerd",
+            "cpuminer",
+            "ethminer",
+            "packetcrypt",
+            "nbminer",
+            "t-rex",
+        ],
+        description="Command fragments killed at once (miners).",
+    )
+    whitelist: list[str] = Field(
+        default_factory=lambda: [
+            "jupyterhub-singleuser",
+            "ipykernel_launcher",
+            "bash_kernel",
+            "jupyter-lab",
+            "jupyter_server",
+        ],
+        description="Command fragments never killed for their CPU use (kernels, the server).",
+    )
+
+
 class MailOrderSettings(BaseModel):
     enabled: bool = Field(False, description="Take orders by mail (the original procmail API).")
     host: str = Field("127.0.0.1", description="Address the agent's SMTP listener binds.")
@@ -298,6 +331,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     ldap: LdapSettings = Field(default_factory=LdapSettings)
     mailorders: MailOrderSettings = Field(default_factory=MailOrderSettings)
+    watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
 
     @classmethod

@@ -94,6 +94,12 @@ class ExternalJobIn(BaseModel):
     source: str = Field("mail", max_length=30)
 
 
+class AbuseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000)
+
+
 class JobReportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -16,6 +16,7 @@ from wod.backend.client import ApiClient
 from wod.backend.ldap import PythonLdapPasswords
 from wod.backend.seatfiles import LocalSeatFiles
 from wod.backend.verbs import Outcome, Verbs
+from wod.backend.watchdog import Abuse, AbuseWatchdog, seat_by_hub_user, seat_by_uid
 from wod.content.layers import Content
 from wod.errors import ApiClientError, ConfigError
 from wod.hub.client import HubClient, JupyterHubClient
@@ -36,11 +37,13 @@ class Agent:
         *,
         poll_interval: float = 0.5,
         workers: int = 4,
+        watchdog: AbuseWatchdog | None = None,
     ) -> None:
         self.client = client
         self.verbs = verbs
         self.poll_interval = poll_interval
         self.workers = workers
+        self.watchdog = watchdog
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
@@ -86,6 +89,15 @@ class Agent:
             threading.Thread(target=self._worker, name=f"wod-agent-{i}", daemon=True)
             for i in range(self.workers)
         ]
+        if self.watchdog is not None:
+            threads.append(
+                threading.Thread(
+                    target=self.watchdog.run,
+                    args=(self.stopping,),
+                    name="wod-watchdog",
+                    daemon=True,
+                )
+            )
         for thread in threads:
             thread.start()
             time.sleep(self.poll_interval / self.workers)  # spread the idle polls
@@ -132,9 +144,23 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
     if backend.token is None:
         raise ConfigError("backend.token is not set: give the agent its location token")
     client = ApiClient(backend.api_url, backend.token.get_secret_value())
+    verbs = build_verbs(settings, hub=hub)
+    watchdog = None
+    if settings.watchdog.enabled:
+        seat_of = (
+            seat_by_uid(backend.uid_base)
+            if backend.account_mode is AccountMode.system
+            else seat_by_hub_user
+        )
+
+        def report(abuse: Abuse) -> None:
+            client.report_abuse(int(abuse.seat.removeprefix("student")), abuse.reason)
+
+        watchdog = AbuseWatchdog(settings.watchdog, seat_of, verbs.accounts, report)
     return Agent(
         client,
-        build_verbs(settings, hub=hub),
+        verbs,
         poll_interval=backend.poll_interval,
         workers=backend.workers,
+        watchdog=watchdog,
     )

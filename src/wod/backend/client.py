@@ -54,5 +54,8 @@ class ApiClient:
         body = {"verb": verb, "seat": seat, "workshop": workshop, "source": source}
         return int(self._post("/jobs/external", body).json()["id"])
 
+    def report_abuse(self, seat: int, reason: str) -> None:
+        self._post(f"/seats/{seat}/abuse", {"reason": reason[:2000]})
+
     def report(self, job_id: int, report: dict[str, Any]) -> None:
         self._post(f"/jobs/{job_id}/report", report)

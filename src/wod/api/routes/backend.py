@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import IntegrityError
 
 from wod.api.deps import AgentLocation, Ctx
-from wod.api.schemas import ExternalJobIn, JobOrder, JobReported, JobReportIn
+from wod.api.schemas import AbuseIn, ExternalJobIn, JobOrder, JobReported, JobReportIn
 from wod.errors import InvalidState
+from wod.services.abuse import report_abuse
 from wod.services.jobs import JobReport, claim_job, job_order, record_external_job
 from wod.services.lifecycle import lease_duration
 from wod.services.outcomes import report_job
@@ -57,3 +58,13 @@ def external(ctx: Ctx, location: AgentLocation, body: ExternalJobIn) -> JobRepor
             return JobReported(id=job.id, state=job.state.value)
     except IntegrityError as exc:  # a job already runs on that seat
         raise InvalidState(f"seat {body.seat} is busy with another job") from exc
+
+
+@router.post("/seats/{number}/abuse", status_code=202, response_model=JobReported)
+def abuse(
+    ctx: Ctx, location: AgentLocation, number: int, body: AbuseIn, request: Request
+) -> JobReported:
+    """The agent killed a seat's processes for abuse: its registration ends, the seat is purged."""
+    job = report_abuse(ctx, location, number, body.reason)
+    request.app.state.wake()
+    return JobReported(id=job.id, state=job.state.value)
