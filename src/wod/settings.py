@@ -197,6 +197,9 @@ class BackendSettings(BaseModel):
     workers: int = Field(4, ge=1, le=64, description="Jobs the agent runs at once.")
     hook_timeout: float = Field(600.0, description="Seconds a hook script may run.")
     uid_base: int = Field(2000, description="System mode: seat N is Linux uid/gid uid_base + N.")
+    check_interval: float = Field(
+        86400.0, description="Seconds between two conformity checks reported to the api."
+    )
     prespawn: bool = Field(True, description="Start the seat's server at CREATE.")
 
 

@@ -42,34 +42,62 @@ def launched() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def as_seat(processes: list[subprocess.Popen[bytes]], user: str, *command: str) -> psutil.Process:
-    launcher = subprocess.Popen(["runuser", "-u", user, "--", *command],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen(
+        ["runuser", "-u", user, "--", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     processes.append(launcher)
     uid = UID_BASE + int(user.removeprefix("student"))
-    return wait_for(lambda: next((c for c in psutil.Process(launcher.pid).children(recursive=True)
-                                  if c.uids().real == uid), None), 10, f"a process of {user}")
+    return wait_for(
+        lambda: next(
+            (
+                c
+                for c in psutil.Process(launcher.pid).children(recursive=True)
+                if c.uids().real == uid
+            ),
+            None,
+        ),
+        10,
+        f"a process of {user}",
+    )
 
 
 def test_cpu_burner_killed_kernel_spared(
     ctx: AppContext, system_students: Path, launched: list[subprocess.Popen[bytes]]
 ) -> None:
-    settings = ctx.settings.model_copy(update={"backend": ctx.settings.backend.model_copy(
-        update={"students_dir": system_students, "account_mode": "system",
-                "uid_base": UID_BASE})})
+    settings = ctx.settings.model_copy(
+        update={
+            "backend": ctx.settings.backend.model_copy(
+                update={
+                    "students_dir": system_students,
+                    "account_mode": "system",
+                    "uid_base": UID_BASE,
+                }
+            )
+        }
+    )
     accounts = SystemAccounts(UID_BASE)
-    verbs = Verbs(settings, ctx.content, LocalSeatFiles(system_students, accounts.owner),
-                  FakeHub(), accounts)
+    verbs = Verbs(
+        settings, ctx.content, LocalSeatFiles(system_students, accounts.owner), FakeHub(), accounts
+    )
     token = seed(ctx)
     with serve(create_app(ctx, background=False)) as server:
         client = ApiClient(server.url, token)
         agent = Agent(client, verbs, poll_interval=0.01, workers=1)
-        rid = register(ctx, RegistrationRequest("WKSHP-Python101", "miner@example.org", "M",
-                                                "C", True)).id
+        rid = register(
+            ctx, RegistrationRequest("WKSHP-Python101", "miner@example.org", "M", "C", True)
+        ).id
         assert agent.run_once()  # CREATE: student1 exists and holds the seat
         accounts.prepare(2, "student2", system_students / "student2")
         burner = as_seat(launched, "student1", *BURN)
-        kernel = as_seat(launched, "student2", "bash", "-c",
-                         "exec -a ipykernel_launcher " + " ".join(f"'{a}'" for a in BURN))
+        kernel = as_seat(
+            launched,
+            "student2",
+            "bash",
+            "-c",
+            "exec -a ipykernel_launcher " + " ".join(f"'{a}'" for a in BURN),
+        )
         now = [0.0]
         reported = []
 
@@ -79,7 +107,11 @@ def test_cpu_burner_killed_kernel_spared(
 
         watchdog = AbuseWatchdog(
             WatchdogSettings(cpu_percent=50, period=60, interval=0.1),
-            seat_by_uid(UID_BASE), accounts, report, clock=lambda: now[0])
+            seat_by_uid(UID_BASE),
+            accounts,
+            report,
+            clock=lambda: now[0],
+        )
         assert watchdog.scan() == []  # first look: CPU is measured from here
         time.sleep(0.5)  # let the burner burn: the CPU figure is real
         assert watchdog.scan() == []  # hot, but not for the period yet
@@ -87,8 +119,11 @@ def test_cpu_burner_killed_kernel_spared(
         time.sleep(0.5)
         (abuse,) = watchdog.scan()
         assert abuse.seat == "student1" and "CPU" in abuse.reason
-        wait_for(lambda: not burner.is_running() or burner.status() == psutil.STATUS_ZOMBIE, 10,
-                 "the burner to die")
+        wait_for(
+            lambda: not burner.is_running() or burner.status() == psutil.STATUS_ZOMBIE,
+            10,
+            "the burner to die",
+        )
         assert kernel.is_running() and kernel.status() != psutil.STATUS_ZOMBIE
         with ctx.db.read() as s:
             reg = s.get(Registration, rid)
@@ -107,9 +142,11 @@ def test_deny_listed_commands_die_at_once(
     accounts.prepare(3, "student3", system_students / "student3")
     miner = as_seat(launched, "student3", "bash", "-c", "exec -a xmrig sleep 600")
     reported = []
-    watchdog = AbuseWatchdog(WatchdogSettings(), seat_by_uid(UID_BASE), accounts,
-                             reported.append)
+    watchdog = AbuseWatchdog(WatchdogSettings(), seat_by_uid(UID_BASE), accounts, reported.append)
     (abuse,) = watchdog.scan()
     assert abuse.seat == "student3" and "deny-listed" in abuse.reason and reported == [abuse]
-    wait_for(lambda: not miner.is_running() or miner.status() == psutil.STATUS_ZOMBIE, 10,
-             "the miner to die")
+    wait_for(
+        lambda: not miner.is_running() or miner.status() == psutil.STATUS_ZOMBIE,
+        10,
+        "the miner to die",
+    )

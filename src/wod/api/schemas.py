@@ -94,6 +94,20 @@ class ExternalJobIn(BaseModel):
     source: str = Field("mail", max_length=30)
 
 
+class LocationPublic(BaseModel):
+    name: str
+    seat_min: int
+    seat_max: int
+    hub_public_url: str
+    hub_api_url: str
+
+
+class CheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    problems: list[str] = Field(max_length=10_000)
+
+
 class AbuseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

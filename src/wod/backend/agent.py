@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from wod.backend.accounts import Accounts, HubAccounts, SystemAccounts
 from wod.backend.client import ApiClient
+from wod.backend.conformity import check_host, probe_hub
 from wod.backend.ldap import PythonLdapPasswords
 from wod.backend.seatfiles import LocalSeatFiles
 from wod.backend.verbs import Outcome, Verbs
@@ -38,12 +40,16 @@ class Agent:
         poll_interval: float = 0.5,
         workers: int = 4,
         watchdog: AbuseWatchdog | None = None,
+        checker: Callable[[], None] | None = None,
+        check_interval: float = 86400.0,
     ) -> None:
         self.client = client
         self.verbs = verbs
         self.poll_interval = poll_interval
         self.workers = workers
         self.watchdog = watchdog
+        self.checker = checker
+        self.check_interval = check_interval
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
@@ -83,12 +89,27 @@ class Agent:
             if not worked:
                 self.stopping.wait(self.poll_interval)
 
+    def _check_daily(self) -> None:
+        """The conformity check at start, then every ``check_interval`` seconds."""
+        assert self.checker is not None
+        while not self.stopping.is_set():
+            try:
+                self.checker()
+            except Exception:  # a failed check must not stop the agent
+                log.exception("conformity check failed")
+            if self.stopping.wait(self.check_interval):
+                return
+
     def run(self) -> None:
         """Run the worker threads until :meth:`stop` is called."""
         threads = [
             threading.Thread(target=self._worker, name=f"wod-agent-{i}", daemon=True)
             for i in range(self.workers)
         ]
+        if self.checker is not None:
+            threads.append(
+                threading.Thread(target=self._check_daily, name="wod-check", daemon=True)
+            )
         if self.watchdog is not None:
             threads.append(
                 threading.Thread(
@@ -157,10 +178,19 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
             client.report_abuse(int(abuse.seat.removeprefix("student")), abuse.reason)
 
         watchdog = AbuseWatchdog(settings.watchdog, seat_of, verbs.accounts, report)
+
+    def daily_check() -> None:
+        location = client.location()
+        seats = range(int(location["seat_min"]), int(location["seat_max"]) + 1)
+        report = check_host(settings, verbs.accounts, seats, hub_probe=lambda: probe_hub(settings))
+        client.report_check([finding.what for finding in report.findings])
+
     return Agent(
         client,
         verbs,
         poll_interval=backend.poll_interval,
         workers=backend.workers,
         watchdog=watchdog,
+        checker=daily_check,
+        check_interval=backend.check_interval,
     )

@@ -54,6 +54,20 @@ class ApiClient:
         body = {"verb": verb, "seat": seat, "workshop": workshop, "source": source}
         return int(self._post("/jobs/external", body).json()["id"])
 
+    def location(self) -> dict[str, Any]:
+        """This agent's location: name, seat range, hub URLs."""
+        try:
+            response = self.http.get("/location")
+        except httpx.HTTPError as exc:
+            raise ApiClientError(f"api /location: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiClientError(f"api /location: {response.status_code}", response.status_code)
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def report_check(self, problems: list[str]) -> None:
+        self._post("/check", {"problems": problems})
+
     def report_abuse(self, seat: int, reason: str) -> None:
         self._post(f"/seats/{seat}/abuse", {"reason": reason[:2000]})
 

@@ -6,11 +6,20 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import IntegrityError
 
 from wod.api.deps import AgentLocation, Ctx
-from wod.api.schemas import AbuseIn, ExternalJobIn, JobOrder, JobReported, JobReportIn
+from wod.api.schemas import (
+    AbuseIn,
+    CheckIn,
+    ExternalJobIn,
+    JobOrder,
+    JobReported,
+    JobReportIn,
+    LocationPublic,
+)
 from wod.errors import InvalidState
 from wod.services.abuse import report_abuse
 from wod.services.jobs import JobReport, claim_job, job_order, record_external_job
 from wod.services.lifecycle import lease_duration
+from wod.services.outbox import alert_admins
 from wod.services.outcomes import report_job
 
 router = APIRouter(prefix="/backend", tags=["backend"])
@@ -68,3 +77,34 @@ def abuse(
     job = report_abuse(ctx, location, number, body.reason)
     request.app.state.wake()
     return JobReported(id=job.id, state=job.state.value)
+
+
+@router.get("/location", response_model=LocationPublic)
+def location_info(location: AgentLocation) -> LocationPublic:
+    """The caller's location: its name, seat range and hub URLs."""
+    return LocationPublic(
+        name=location.name,
+        seat_min=location.seat_min,
+        seat_max=location.seat_max,
+        hub_public_url=location.hub_public_url,
+        hub_api_url=location.hub_api_url,
+    )
+
+
+@router.post("/check", status_code=204)
+def check_report(ctx: Ctx, location: AgentLocation, body: CheckIn) -> Response:
+    """The agent's daily conformity check: its problems reach the admins (once a day each)."""
+    if body.problems:
+        now = ctx.clock.now()
+        with ctx.db.write() as session:
+            alert_admins(
+                session,
+                ctx.settings.alerts.recipients,
+                f"{len(body.problems)} problem(s) on the hub host of {location.name}",
+                "wod backend check found:\n\n"
+                + "\n".join(f"- {p}" for p in body.problems)
+                + "\n\nRepair with `wod backend check --fix` on that host.",
+                f"check:{location.id}:{now.date().isoformat()}",
+                now,
+            )
+    return Response(status_code=204)

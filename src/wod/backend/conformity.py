@@ -1,0 +1,148 @@
+"""``wod backend check`` and ``wod backend seats sync``: is this hub host as it should be, and
+making it so. Checked: the seat accounts (system mode: Linux users with the expected uid), the
+seat homes (mode 0700, owned by their seat), the students and credentials folders, the hub
+(reachable with the service token), the seats' environment (reachable by every user in system
+mode), and the hook scripts (executable)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from wod.backend.accounts import Accounts
+from wod.content.layers import Content
+from wod.hub.venv import traversable_by_all
+from wod.settings import AccountMode, Settings
+
+Progress = Callable[[int], None]  # called with the number of seats done since the last call
+
+
+@dataclass
+class Finding:
+    what: str
+    repair: Callable[[], None] | None = None
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+
+    def add(self, what: str, repair: Callable[[], None] | None = None) -> None:
+        self.findings.append(Finding(what, repair))
+
+
+def _seat_account(report: Report, accounts: Accounts, settings: Settings, number: int) -> None:
+    username = f"student{number}"
+    home = settings.backend.students_dir / username
+    if accounts.mode == "system":
+        expected = settings.backend.uid_base + number
+        try:
+            uid = pwd.getpwnam(username).pw_uid
+        except KeyError:
+            report.add(
+                f"{username}: no Linux account", lambda: accounts.prepare(number, username, home)
+            )
+            return
+        if uid != expected:
+            report.add(f"{username}: uid {uid}, expected {expected} (fix it by hand)")
+            return
+    if not home.exists():
+        return  # made by CREATE
+    info = home.stat()
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        report.add(
+            f"{home}: mode {stat.S_IMODE(info.st_mode):o}, expected 700", lambda: home.chmod(0o700)
+        )
+    owner = accounts.owner(username)
+    if owner is not None and (info.st_uid, info.st_gid) != owner:
+        report.add(
+            f"{home}: owned by {info.st_uid}, expected {owner[0]}", lambda: os.chown(home, *owner)
+        )
+
+
+def check_host(
+    settings: Settings,
+    accounts: Accounts,
+    seats: range,
+    *,
+    progress: Progress | None = None,
+    hub_probe: Callable[[], str | None] | None = None,
+) -> Report:
+    """Every deviation from the expected state, each with its repair when one is safe."""
+    report = Report()
+    backend = settings.backend
+    if not backend.students_dir.is_dir():
+        report.add(
+            f"{backend.students_dir}: missing",
+            lambda: backend.students_dir.mkdir(mode=0o711, parents=True),
+        )
+    elif backend.account_mode is AccountMode.system and traversable_by_all(backend.students_dir):
+        report.add(f"{backend.students_dir}: other users cannot enter it (seats need o+x)")
+    if backend.account_mode is AccountMode.hub:
+        folder = backend.credentials_dir
+        if not folder.is_dir():
+            report.add(f"{folder}: missing", lambda: folder.mkdir(mode=0o700, parents=True))
+        elif stat.S_IMODE(folder.stat().st_mode) & 0o077:
+            report.add(f"{folder}: readable by others", lambda: folder.chmod(0o700))
+    else:
+        venv = settings.hub.singleuser_venv
+        if venv is None or not (venv / "bin" / "jupyterhub-singleuser").exists():
+            report.add("hub.singleuser_venv: not set or not built (wod hub venv)")
+        elif traversable_by_all(venv):
+            report.add(f"{venv}: other users cannot run it")
+    for count, number in enumerate(seats, start=1):
+        _seat_account(report, accounts, settings, number)
+        if progress is not None and count % 50 == 0:
+            progress(50)
+    if progress is not None:
+        progress(len(seats) % 50)
+    for layer in Content(settings.content.paths).layers:
+        for script in sorted((layer.path / "scripts").glob("*.sh")):
+            if not os.access(script, os.X_OK):
+                report.add(
+                    f"{script}: not executable (it runs with bash)", _make_executable(script)
+                )
+    if hub_probe is not None and (problem := hub_probe()) is not None:
+        report.add(problem)
+    return report
+
+
+def _make_executable(script: Path) -> Callable[[], None]:
+    return lambda: script.chmod(script.stat().st_mode | 0o111)
+
+
+def probe_hub(settings: Settings) -> str | None:
+    """A problem reaching the hub's api with the service token, or None."""
+    try:
+        answer = httpx.get(
+            f"{settings.hub.api_url}/users",
+            timeout=10,
+            headers={"Authorization": f"token {settings.hub.api_token.get_secret_value()}"},
+        )
+    except httpx.HTTPError as exc:
+        return f"hub {settings.hub.api_url}: unreachable ({exc})"
+    if answer.status_code != 200:
+        return f"hub {settings.hub.api_url}: answered {answer.status_code} to the service token"
+    return None
+
+
+def repair(report: Report) -> Report:
+    """Apply every safe repair; what stays is what needs a person."""
+    left = Report(repaired=list(report.repaired))
+    for finding in report.findings:
+        if finding.repair is None:
+            left.findings.append(finding)
+            continue
+        try:
+            finding.repair()
+            left.repaired.append(finding.what)
+        except Exception as exc:  # keep going: report what could not be repaired
+            left.add(f"{finding.what} (repair failed: {exc})")
+    return left
