@@ -133,3 +133,49 @@ def test_a_workshop_without_range_is_imported_inactive(ctx: AppContext, tmp_path
     assert code_ == 0, out
     assert "no seat range" in out
     assert slugs(ctx) == {"WKSHP-Old": False}
+
+
+def test_check_warns_about_a_kernel_the_seats_lack(ctx: AppContext, tmp_path: Path) -> None:
+    root = tmp_path / "k"
+    folder = make_workshop(root, "WKSHP-Rust", (1, 2))
+    (folder / "1-lab.ipynb").write_text(notebook(code("fn main() {}", "c1"), kernel="rust"))
+    code_, out = run(ctx, root, "workshops", "check", str(root))
+    assert code_ == 0
+    assert "1-lab.ipynb: kernelspec: warning: asks for the kernel 'rust'" in out
+    assert run(ctx, root, "workshops", "check", "--strict", str(root))[0] == 1
+
+
+def test_render_writes_what_a_seat_receives(ctx: AppContext, tmp_path: Path) -> None:
+    from tests.conftest import SAMPLE_CONTENT
+
+    out = tmp_path / "out"
+    code_, text = run(
+        ctx,
+        SAMPLE_CONTENT,
+        "workshops",
+        "render",
+        "WKSHP-Shell101",
+        "--seat",
+        "12",
+        "--out",
+        str(out),
+    )
+    assert code_ == 0, text
+    readme = (out / "WKSHP-Shell101" / "0-ReadMeFirst.ipynb").read_text()
+    assert "student12" in readme and (out / "WKSHP-Shell101" / "Pictures").is_dir()
+    broken = make_workshop(tmp_path / "b", "WKSHP-Broken", (1, 2))
+    (broken / "x.sh").write_text("echo {{ ONE }}\necho {{ TWO }}\n")
+    code_, text = run(
+        ctx,
+        tmp_path / "b",
+        "workshops",
+        "render",
+        "WKSHP-Broken",
+        "--seat",
+        "1",
+        "--out",
+        str(out),
+        "--content",
+        str(tmp_path / "b"),
+    )
+    assert code_ == 1 and "x.sh:1: ONE" in text and "x.sh:2: TWO" in text

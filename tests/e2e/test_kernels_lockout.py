@@ -1,0 +1,147 @@
+"""On a real JupyterHub: a bash-kernel notebook of a sample workshop executes through the
+kernel API and its completion counts; repeated wrong passwords lock a seat out for a while."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.e2e.conftest import wait_for
+from tests.e2e.test_end_to_end import credentials, login, xsrf_of
+from tests.stack import LocalStack, local_stack, stack_settings
+from wod.domain.clock import FakeClock
+
+pytestmark = pytest.mark.hub
+SHELL = "WKSHP-Shell101"
+LAB = "1-WKSHP-Navigating.ipynb"
+
+
+@pytest.fixture
+def hub_stack(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator[LocalStack]:
+    settings = stack_settings(tmp_path, database_url)
+    hub = settings.hub.model_copy(update={"lockout_attempts": 3, "lockout_duration": 3.0})
+    with local_stack(settings.model_copy(update={"hub": hub}), clock) as stack:
+        yield stack
+
+
+def register(stack: LocalStack, email: str, workshop: str) -> tuple[str, str]:
+    body = {"workshop": workshop, "email": email, "name": "N", "company": "C", "accept_terms": True}
+    assert httpx.post(f"{stack.api.url}/api/v1/registrations", json=body).status_code == 201
+
+    def mail() -> dict[str, str] | None:
+        found: list[dict[str, str]] = httpx.get(f"{stack.api.url}/api/v1/dev/mail").json()
+        return next((m for m in found if m["to"] == email and "credentials" in m["subject"]), None)
+
+    return credentials(wait_for(mail, 60, "the credentials")["text"])
+
+
+async def execute(ws_url: str, cookies: str, code: str) -> tuple[int, str]:
+    """Run ``code`` in a kernel over its websocket (the Jupyter messaging protocol)."""
+    session, msg_id = uuid.uuid4().hex, uuid.uuid4().hex
+    request = {
+        "header": {
+            "msg_id": msg_id,
+            "username": "test",
+            "session": session,
+            "msg_type": "execute_request",
+            "version": "5.3",
+            "date": datetime.now(UTC).isoformat(),
+        },
+        "parent_header": {},
+        "metadata": {},
+        "channel": "shell",
+        "buffers": [],
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+    }
+    output, count = [], None
+    async with websockets.connect(ws_url, additional_headers={"Cookie": cookies}) as ws:
+        await ws.send(json.dumps(request))
+        while count is None:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "stream":
+                output.append(message["content"]["text"])
+            elif message["msg_type"] == "execute_reply":
+                assert message["content"]["status"] == "ok", message["content"]
+                count = message["content"]["execution_count"]
+    return count, "".join(output)
+
+
+def test_bash_notebook_runs_in_the_hub_and_counts(hub_stack: LocalStack, clock: FakeClock) -> None:
+    username, password = register(hub_stack, "bash@example.org", SHELL)
+    web = login(hub_stack.ctx.settings.hub.public_url, username, password)
+    base = f"/user/{username}/api"
+    path = f"{SHELL}/{LAB}"
+    notebook = web.get(f"{base}/contents/{path}").json()["content"]
+    assert notebook["metadata"]["kernelspec"]["name"] == "bash"
+    started = web.post(
+        f"{base}/sessions",
+        json={"path": path, "type": "notebook", "kernel": {"name": "bash"}},
+        headers={"X-XSRFToken": xsrf_of(web, f"/user/{username}/")},
+    )
+    assert started.status_code == 201, started.text
+    kernel = started.json()["kernel"]["id"]
+    cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies.jar)
+    ws_url = (
+        hub_stack.ctx.settings.hub.public_url.replace("http", "ws")
+        + f"{base}/kernels/{kernel}/channels"
+    )
+    codes = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    for cell in codes[:2]:
+        count, out = asyncio.run(execute(ws_url, cookies, "".join(cell["source"])))
+        cell["execution_count"] = count  # what JupyterLab saves after running the cell
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": out}]
+    assert codes[0]["execution_count"] == 1 and codes[1]["execution_count"] == 2
+    saved = web.put(
+        f"{base}/contents/{path}",
+        json={"type": "notebook", "format": "json", "content": notebook},
+        headers={"X-XSRFToken": xsrf_of(web, f"/user/{username}/")},
+    )
+    assert saved.status_code == 200
+    web.close()
+    clock.advance(timedelta(hours=3))
+    hub_stack.wake()
+
+    def final() -> dict[str, Any] | None:
+        found: list[dict[str, Any]] = httpx.get(f"{hub_stack.api.url}/api/v1/dev/mail").json()
+        return next((m for m in found if "Thanks" in m["subject"]), None)
+
+    assert "Completion: 7 %" in wait_for(final, 60, "the final email")["text"]  # 2 of 27 cells
+
+
+def test_repeated_wrong_passwords_lock_the_seat_for_a_while(hub_stack: LocalStack) -> None:
+    username, password = register(hub_stack, "lock@example.org", "WKSHP-Python101")
+    hub_url = hub_stack.ctx.settings.hub.public_url
+    for _ in range(3):
+        with pytest.raises(PermissionError):
+            login(hub_url, username, "wrong-password")
+    with pytest.raises(PermissionError):  # locked: even the right password is refused
+        login(hub_url, username, password)
+
+    def lifted() -> bool:
+        try:
+            login(hub_url, username, password).close()
+        except PermissionError:
+            return False
+        return True
+
+    wait_for(lifted, 30, "the lockout to lift")
+    log = (hub_stack.ctx.settings.hub.dir / "jupyterhub.log").read_text()
+    assert f"seat {username} locked out" in log and "is locked out for" in log
