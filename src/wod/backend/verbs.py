@@ -298,6 +298,24 @@ class Verbs:
         self._erase(order.username, job_log)
         return Outcome(True, "")
 
+    def setup_appliance(self, order: Order, job_log: JobLog) -> Outcome:
+        """``setup-pre-``, then ``setup-`` for each appliance (once for a shared one, once per
+        seat for per-seat ones), then ``setup-post-`` hooks of a workshop."""
+        flags = order.workshop or {}
+        folder = content_folder_name(order.slug)
+        low, high = int(flags.get("seat_min") or 1), int(flags.get("seat_max") or 1)
+        variables = self._variables(order, low, None)
+        env = self._env(order, None, None, None, variables)
+        env.update({"WOD_SEAT_MIN": str(low), "WOD_SEAT_MAX": str(high)})
+        self.hooks.run("setup-pre", folder, env, variables, job_log)
+        seats = range(low, high + 1) if flags.get("multiappliance") else range(low, low + 1)
+        for seat in seats:
+            seat_vars = self._variables(order, seat, None)
+            seat_env = {**env, **self._env(order, seat, None, None, seat_vars)}
+            self.hooks.run("setup", folder, seat_env, seat_vars, job_log)
+        self.hooks.run("setup-post", folder, env, variables, job_log)
+        return Outcome(True, job_log.text)
+
     def measure_completion(self, order: Order) -> int:
         """Executed code cells of the seat's copy over the shipped ones (ARCHITECTURE §7.5)."""
         folder = content_folder_name(order.slug)

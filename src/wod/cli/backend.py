@@ -136,3 +136,24 @@ def sync(
         for finding in report.findings:
             console.print(finding.what, highlight=False, markup=False)
         sys.exit(1)
+
+
+@app.command("setup-appliance")
+@edge
+def setup_appliance(
+    workshop: Annotated[str, typer.Argument(help="Workshop folder, e.g. WKSHP-Docker101.")],
+) -> None:
+    """Run a workshop's setup hooks: setup-pre-, setup- (per appliance), setup-post-."""
+    from wod.backend.orders import workshop_flags
+    from wod.backend.verbs import JobLog, Order
+    from wod.content.layers import Content
+
+    current = settings()
+    flags = workshop_flags(Content(current.content.paths), workshop)
+    verbs = build_verbs(current)
+    job_log = JobLog()
+    order = Order(0, "SETUP", "", 0, flags)
+    try:
+        verbs.setup_appliance(order, job_log)
+    finally:
+        console.print(job_log.text, highlight=False, markup=False)
