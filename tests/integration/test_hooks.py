@@ -131,3 +131,40 @@ def test_setup_appliance_runs_once_per_appliance(tmp_path: Path) -> None:
         app, ["backend", "setup-appliance", "WKSHP-App"], env={"WOD_CONTENT__PATHS": f'["{layer}"]'}
     )
     assert failed.exit_code == 1 and "setup-post-WKSHP-App.sh exited with 1" in failed.output
+
+
+def test_a_challenge_plays_its_workshop_in_challenge_mode(tmp_path: Path) -> None:
+    from tests.conftest import SAMPLE_CONTENT
+    from tests.factories import wod_yml
+    from wod.backend.accounts import HubAccounts
+    from wod.backend.orders import local_orders
+    from wod.backend.seatfiles import LocalSeatFiles
+    from wod.backend.verbs import Verbs
+    from wod.content.check import check_content
+    from wod.hub.client import FakeHub
+    from wod.hub.credentials import MemoryCredentialStore
+    from wod.settings import Settings
+
+    private = tmp_path / "private"
+    (private / "CHLG-Python101").mkdir(parents=True)
+    (private / "CHLG-Python101" / "wod.yml").write_text(wod_yml("Python challenge", (21, 22)))
+    content = Content([SAMPLE_CONTENT, private])
+    settings = Settings(
+        content={"paths": [SAMPLE_CONTENT, private]},
+        backend={"students_dir": tmp_path / "students"},
+    )
+    report = check_content(content, settings)
+    assert report.errors == [] and "CHLG-Python101" in report.workshops
+    verbs = Verbs(
+        settings,
+        content,
+        LocalSeatFiles(tmp_path / "students"),
+        FakeHub(),
+        HubAccounts(MemoryCredentialStore()),
+    )
+    (order,) = local_orders(content, "CREATE", "CHLG-Python101", (21, 21))
+    assert verbs.run(order).ok
+    conclusion = (
+        tmp_path / "students" / "student21" / "WKSHP-Python101" / "3-WKSHP-Conclusion.ipynb"
+    ).read_text()
+    assert "https://example.org/quiz" in conclusion  # MODEWS == 'CHLG'

@@ -17,7 +17,8 @@ _local_ids = itertools.count(1)
 
 def workshop_flags(content: Content, slug: str) -> dict[str, Any]:
     """What a job tells the agent about a workshop, read from the content."""
-    source = content.workshop(content_folder_name(slug))
+    # a challenge's own wod.yml (its range, its flags), else its workshop's
+    source = content.workshop(slug) or content.workshop(content_folder_name(slug))
     if source is None:
         raise InvalidInput([FieldProblem("workshop", f"no workshop {slug} in the content")])
     spec, problems = parse_wod_yml(source.folder / "wod.yml")
