@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -183,6 +183,14 @@ class RegistrationSettings(BaseModel):
 
 
 class BackendSettings(BaseModel):
+    model_config = ConfigDict(validate_default=True)
+
+    @field_validator("students_dir", "credentials_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Relative to where the command starts, once: hooks run elsewhere, useradd needs it.
+        return value.absolute()
+
     api_url: str = Field("http://127.0.0.1:8000", description="URL of the api the agent calls.")
     token: SecretStr | None = Field(None, description="The location's agent token.")
     account_mode: AccountMode = Field(AccountMode.hub, description="hub or system accounts.")
@@ -234,6 +242,9 @@ class HubSettings(BaseModel):
         50, description="Failed logins from one address that lock the address out."
     )
     lockout_duration: float = Field(300.0, description="Seconds a login lockout lasts.")
+    lockout_window: float = Field(
+        300.0, description="Seconds over which failed logins count towards a lockout."
+    )
 
 
 class LdapSettings(BaseModel):
@@ -271,9 +282,8 @@ class WatchdogSettings(BaseModel):
             "ethminer",
             "packetcrypt",
             "nbminer",
-            "t-rex",
         ],
-        description="Command fragments killed at once (miners).",
+        description="Program name fragments killed at once (miners).",
     )
     whitelist: list[str] = Field(
         default_factory=lambda: [
@@ -281,9 +291,9 @@ class WatchdogSettings(BaseModel):
             "ipykernel_launcher",
             "bash_kernel",
             "jupyter-lab",
-            "jupyter_server",
         ],
-        description="Command fragments never killed for their CPU use (kernels, the server).",
+        description="Programs never killed for their CPU use (kernels, the server): "
+        "executables, or modules run with python -m.",
     )
 
 

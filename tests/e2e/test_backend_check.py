@@ -76,8 +76,9 @@ def test_the_daily_check_reaches_the_admins(ctx: AppContext) -> None:
         assert client.location()["seat_max"] == 20
         client.report_check([])
         client.report_check(["student4: no Linux account"])
-        client.report_check(["student4: no Linux account"])  # once a day
+        client.report_check(["student4: no Linux account"])  # the same: once a day
+        client.report_check(["student4: no Linux account", "hub: unreachable"])  # news
         client.close()
     with ctx.db.read() as s:
         alerts = list(s.scalars(select(Email).where(Email.kind == "admin_alert")))
-    assert len(alerts) == 1 and "student4" in (alerts[0].payload or {})["text"]
+    assert len(alerts) == 2 and "student4" in (alerts[0].payload or {})["text"]

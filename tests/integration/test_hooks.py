@@ -89,10 +89,48 @@ def test_failure_policy_and_timeout(tmp_path: Path) -> None:
     assert any("not fatal for a cleanup hook" in line for line in lines)
     hooks.run("reset", "WKSHP-X", env(tmp_path), {}, lines.append)
     assert any("timed out" in line for line in lines)
-    from wod.errors import TemplateError
-
-    with pytest.raises(TemplateError):
+    with pytest.raises(HookScriptError, match="could not run"):
         hooks.run("post-copy", "WKSHP-X", env(tmp_path), {}, lines.append)
+    assert any("MISSING" in line for line in lines)  # the template error is in the log
+
+
+def test_a_daemon_left_running_does_not_hold_the_hook(tmp_path: Path) -> None:
+    layer = layer_with(
+        tmp_path,
+        "d",
+        {
+            "create-WKSHP-X.sh": "sleep 30 &\necho started\n",
+            "cleanup-WKSHP-X.sh.j2": "echo {{ NOPE }}\n",
+        },
+    )
+    hooks = Hooks(Content([layer]), timeout=5)
+    lines: list[str] = []
+    hooks.run("create", "WKSHP-X", env(tmp_path), {}, lines.append)
+    assert "  | started" in lines and any("ok in" in line for line in lines)
+    hooks.run("cleanup", "WKSHP-X", env(tmp_path), {}, lines.append)  # not fatal
+    assert any("could not run" in line and "going on" in line for line in lines)
+
+
+def test_hooks_never_see_the_agents_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WOD_BACKEND__TOKEN", "wodl_secret")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    environment = hook_environment(
+        verb="PURGE",
+        seat=1,
+        username="student1",
+        home=None,
+        folder="W",
+        slug="W",
+        workshop_id=None,
+        password=None,
+        api_url="x",
+        seat_range=None,
+        variables={"PATH": "/evil", "HTTPPORT": 1},
+    )
+    assert "WOD_BACKEND__TOKEN" not in environment
+    assert environment["PATH"] == "/usr/bin:/bin" and environment["HTTPPORT"] == "1"
 
 
 def test_setup_appliance_runs_once_per_appliance(tmp_path: Path) -> None:

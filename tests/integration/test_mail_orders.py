@@ -114,3 +114,25 @@ def test_everything_else_is_refused_and_nothing_runs(
     assert not ctx.settings.backend.students_dir.exists()
     with ctx.db.read() as s:
         assert s.scalars(select(Job)).all() == []
+
+
+def test_an_order_by_mail_moves_no_registration_nor_seat(
+    ctx: AppContext, listener: MailOrderListener
+) -> None:
+    from wod.db.models import Registration, Seat
+    from wod.domain.states import RegistrationState, SeatState
+    from wod.services.registration import RegistrationRequest, register
+
+    rid = register(ctx, RegistrationRequest("WKSHP-Python101", "a@example.org", "A", "C", True)).id
+    with ctx.db.write() as s:  # the api's CREATE is not run: claim it away
+        job = s.scalars(select(Job)).one()
+        job.state = JobState.failed
+    assert send(listener, "RESET 1 0", "WKSHP-Python101\n")[0] == 250
+    settle(listener)
+    with ctx.db.read() as s:
+        registration = s.get(Registration, rid)
+        seat = s.scalar(select(Seat).where(Seat.number == 1))
+        external = s.scalars(select(Job).where(Job.source == "mail")).one()
+    assert external.state is JobState.done
+    assert registration is not None and registration.state is RegistrationState.queued
+    assert seat is not None and seat.state is SeatState.reserved

@@ -45,3 +45,16 @@ def test_lifecycle_path_is_allowed() -> None:
     for old, new in itertools.pairwise(path):
         check_transition(old, new)
     assert set(sources_of(SeatState.free)) == {SeatState.cleaning, SeatState.resetting}
+
+
+def test_watchdog_names_programs_not_arguments() -> None:
+    from wod.backend.watchdog import program_names
+
+    assert "ipykernel_launcher" in program_names(
+        ["/venv/bin/python", "-m", "ipykernel_launcher", "-f", "x.json"], "python"
+    )
+    assert "ipykernel_launcher" not in program_names(
+        ["/usr/bin/python3", "burn.py", "ipykernel_launcher"], "python3"
+    )
+    assert "burn.py" in program_names(["/usr/bin/python3", "burn.py"], "python3")
+    assert "xmrig" in program_names(["./xmrig", "--pool", "x"], "xmrig")

@@ -61,6 +61,7 @@ class SeatOrder(BaseModel):
 
 
 class WorkshopOrder(BaseModel):
+    id: int | None = None
     slug: str
     seat_min: int
     seat_max: int

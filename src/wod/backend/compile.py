@@ -60,9 +60,10 @@ class Compiler:
         text = self._text(self._find(content, name), variables)
         stem = name.removesuffix(".sh")
         dest.mkdir(parents=True, exist_ok=True)
+        script = text if text.startswith("#!") else "#!/bin/bash\n" + text
         if self.mode != "system":
-            target = dest / name
-            target.write_text(text)
+            target = dest / stem  # the same name as the compiled binary of system mode
+            target.write_text(script)
             target.chmod(0o700)
             log(f"compile {name}: copied as is (hub accounts cannot hide a file from a seat)")
             return target
@@ -71,7 +72,7 @@ class Compiler:
         target = dest / stem
         with tempfile.TemporaryDirectory(prefix="wod-shc-") as scratch:
             source = Path(scratch) / name
-            source.write_text(text if text.startswith("#!") else "#!/bin/bash\n" + text)
+            source.write_text(script)
             result = subprocess.run(
                 [self.shc, "-f", str(source), "-o", str(target)],
                 capture_output=True,

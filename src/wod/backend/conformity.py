@@ -20,7 +20,14 @@ from wod.content.layers import Content
 from wod.hub.venv import traversable_by_all
 from wod.settings import AccountMode, Settings
 
-Progress = Callable[[int], None]  # called with the number of seats done since the last call
+Progress = Callable[[int], None]
+HOOK_PREFIXES = (
+    "create-",
+    "post-copy-",
+    "cleanup-",
+    "reset-",
+    "setup-",
+)  # called with the number of seats done since the last call
 
 
 @dataclass
@@ -105,6 +112,8 @@ def check_host(
         progress(len(seats) % 50)
     for layer in Content(settings.content.paths).layers:
         for script in sorted((layer.path / "scripts").glob("*.sh")):
+            if not script.name.startswith(HOOK_PREFIXES):
+                continue  # e.g. a compile script: not run as a hook
             if not os.access(script, os.X_OK):
                 report.add(
                     f"{script}: not executable (it runs with bash)", _make_executable(script)

@@ -10,6 +10,7 @@ group is killed), output into the job log. A failing ``create``/``post-copy`` ho
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from wod.errors import HookScriptError, TemplateError
 #: Hooks whose failure fails the job; the others are logged and the verb goes on.
 STRICT = frozenset({"create", "post-copy", "setup-pre", "setup", "setup-post"})
 OUTPUT_LIMIT = 20_000
+PROTECTED = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LD_PRELOAD", "LD_LIBRARY_PATH")
 
 
 def hook_environment(
@@ -45,8 +47,12 @@ def hook_environment(
 ) -> dict[str, str]:
     """The environment of a hook: the contract variables, the original platform's names for
     them, and every scalar workshop variable (``HTTPPORT``, ``WODRTARGET``, …)."""
-    env = dict(os.environ)
+    # The agent's own settings (tokens, passwords) never reach a hook, and workshop variables
+    # cannot replace the process basics.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
+    protected = {k: env[k] for k in PROTECTED if k in env}
     env.update(environment_names(variables))
+    env.update(protected)
     contract = {
         "WOD_VERB": verb,
         "WOD_SEAT": seat,
@@ -101,18 +107,23 @@ class Hooks:
         variables: Mapping[str, Any],
         log: Callable[[str], None],
     ) -> None:
-        with tempfile.TemporaryDirectory(prefix="wod-hook-") as scratch:
-            command = self._command(script, variables, Path(scratch))
-            started = time.monotonic()
-            log(f"hook {script}")
-            returncode, output = self._execute(command, script.parent, env)
-            elapsed = time.monotonic() - started
+        log(f"hook {script}")
+        started = time.monotonic()
+        try:
+            with tempfile.TemporaryDirectory(prefix="wod-hook-") as scratch:
+                command = self._command(script, variables, Path(scratch))
+                returncode, output = self._execute(command, script.parent, env, Path(scratch))
+        except (TemplateError, OSError) as exc:  # not rendered, or could not start
+            returncode, output = -1, f"{type(exc).__name__}: {exc}"
+        elapsed = time.monotonic() - started
         for line in output[-OUTPUT_LIMIT:].splitlines():
             log(f"  | {line}")
         if returncode == 0:
             log(f"hook {script.name} ok in {elapsed:.2f} s")
             return
-        reason = "timed out" if returncode is None else f"exited with {returncode}"
+        reason = {None: "timed out", -1: "could not run"}.get(
+            returncode, f"exited with {returncode}"
+        )
         message = f"hook {script.name} {reason} after {elapsed:.1f} s"
         if kind in STRICT:
             raise HookScriptError(message)
@@ -136,21 +147,26 @@ class Hooks:
         return ["/bin/bash", str(script)]  # no interpreter named: bash, as the original ran them
 
     def _execute(
-        self, command: list[str], cwd: Path, env: Mapping[str, str]
+        self, command: list[str], cwd: Path, env: Mapping[str, str], scratch: Path
     ) -> tuple[int | None, str]:
-        process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            out, _ = process.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            out, _ = process.communicate()
-            return None, out.decode(errors="replace")
-        return process.returncode, out.decode(errors="replace")
+        # Output goes to a file, not a pipe: a background process the hook leaves running
+        # (a daemon it started) keeps a pipe open, and waiting for its end would time out.
+        output = scratch / "output"
+        with output.open("wb") as sink:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                returncode: int | None = process.wait(timeout=self.timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                returncode = None
+        return returncode, output.read_text(errors="replace")

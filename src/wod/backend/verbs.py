@@ -200,6 +200,11 @@ class Verbs:
 
     def _lock_out(self, username: str, job_log: JobLog) -> None:
         self.accounts.lock(username)
+        if self.ldap is not None:  # a directory password must not outlive the seat either
+            try:
+                self.ldap.set_password(username, new_password(24))
+            except VerbError as exc:
+                job_log(f"LDAP password not changed: {exc}")
         self.hub.delete_user(username)
         killed = self.accounts.kill_processes(username)
         job_log(
@@ -260,8 +265,6 @@ class Verbs:
     def cleanup(self, order: Order, job_log: JobLog) -> Outcome:
         username, seat = order.username, order.seat
         self._lock_out(username, job_log)
-        if order.flag("ldap") and self.ldap is not None:
-            self.ldap.set_password(username, new_password(24))
         variables = self._variables(order, seat, None)
         self.hooks.run(
             "cleanup",
@@ -288,8 +291,6 @@ class Verbs:
         for number in range(high, low - 1, -1):
             username = f"student{number}"
             self._lock_out(username, job_log)
-            if order.flag("ldap") and self.ldap is not None:
-                self.ldap.set_password(username, new_password(24))
             self._erase(username, job_log)
         return Outcome(True, "")
 
@@ -311,7 +312,12 @@ class Verbs:
         seats = range(low, high + 1) if flags.get("multiappliance") else range(low, low + 1)
         for seat in seats:
             seat_vars = self._variables(order, seat, None)
-            seat_env = {**env, **self._env(order, seat, None, None, seat_vars)}
+            seat_env = {
+                **env,
+                **self._env(order, seat, None, None, seat_vars),
+                "WOD_SEAT_MIN": str(low),
+                "WOD_SEAT_MAX": str(high),
+            }
             self.hooks.run("setup", folder, seat_env, seat_vars, job_log)
         self.hooks.run("setup-post", folder, env, variables, job_log)
         return Outcome(True, job_log.text)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -23,6 +25,7 @@ from wod.settings import WatchdogSettings
 
 log = logging.getLogger(__name__)
 SeatOf = Callable[[psutil.Process], "str | None"]
+SEAT_NAME = re.compile(r"student\d+")
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,25 @@ def seat_by_uid(uid_base: int, seats: int = 100_000) -> SeatOf:
 
 def seat_by_hub_user(process: psutil.Process) -> str | None:
     try:
-        return process.environ().get("JUPYTERHUB_USER")
+        user = process.environ().get("JUPYTERHUB_USER")
     except psutil.Error:
         return None
+    return user if user is not None and SEAT_NAME.fullmatch(user) else None
+
+
+def program_names(argv: list[str], name: str) -> set[str]:
+    """What a process runs: its executable, the script or module an interpreter runs, and the
+    name it was started under — never its other arguments (anyone can add an argument)."""
+    names = {name}
+    if argv:
+        names.add(Path(argv[0]).name)
+        if Path(argv[0]).name.startswith(("python", "bash", "sh", "perl", "node")):
+            rest = argv[1:]
+            if len(rest) >= 2 and rest[0] == "-m":
+                names.add(rest[1])
+            elif rest and not rest[0].startswith("-"):
+                names.add(Path(rest[0]).name)
+    return names
 
 
 class AbuseWatchdog:
@@ -67,10 +86,12 @@ class AbuseWatchdog:
         self._hot_since: dict[int, float] = {}
 
     def _verdict(self, process: psutil.Process, now: float) -> str | None:
-        command = " ".join(process.cmdline()) or process.name()
-        if any(bad in command for bad in self.settings.deny_list):
-            return f"deny-listed command {command[:100]!r}"
-        if any(good in command for good in self.settings.whitelist):
+        argv = process.cmdline()
+        command = " ".join(argv) or process.name()
+        names = program_names(argv, process.name())
+        if any(bad in name for name in names for bad in self.settings.deny_list):
+            return f"deny-listed program {command[:100]!r}"
+        if names & set(self.settings.whitelist):
             return None
         cpu = self._watched.setdefault(process.pid, process).cpu_percent(None)
         if cpu < self.settings.cpu_percent:

@@ -11,7 +11,7 @@ import typer
 from wod.cli.common import console, context, edge, err, settings
 from wod.content.check import CheckReport, check_content, check_sources, sources_for_paths
 from wod.content.layers import Content
-from wod.errors import ContentProblem
+from wod.errors import ContentError, ContentProblem
 from wod.services.importer import Action, ImportPlan, apply_import, plan_import
 
 app = typer.Typer(help="Workshop content.", no_args_is_help=True)
@@ -139,7 +139,10 @@ def render(
     flags = workshop_flags(layers, workshop)
     folder = content_folder_name(workshop)
     source = layers.workshop(folder)
-    assert source is not None
+    if source is None:
+        raise ContentError(
+            [ContentProblem(workshop, "folder", f"{folder} is not in the content layers")]
+        )
     ctx = seat_context(
         layers,
         workshop,

@@ -65,6 +65,14 @@ def check_workshop(
         twin = layers.workshop(content_folder_name(source.slug))
     files_folder = twin.folder if twin is not None else folder
     problems: list[ContentProblem] = []
+    if source.slug.startswith("CHLG") and twin is None:
+        problems.append(
+            ContentProblem(
+                str(folder),
+                "folder",
+                f"a challenge is played from {content_folder_name(source.slug)}, which is missing",
+            )
+        )
     for name in MANDATORY_FILES:
         where = folder if name == "wod.yml" else files_folder
         if not (where / name).is_file():

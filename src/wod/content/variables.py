@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,14 +60,16 @@ def content_folder_name(slug: str) -> str:
     return slug.replace("CHLG", "WKSHP", 1) if slug.startswith("CHLG") else slug
 
 
-def seat_ports(folder: str, offset: int, layer_vars: Mapping[str, Any]) -> dict[str, int]:
-    """``<NAME>PORT = base + N − range_min`` for each ``<NAME>PORT-<WKSHP>: base`` variable."""
+def seat_ports(names: Sequence[str], offset: int, layer_vars: Mapping[str, Any]) -> dict[str, int]:
+    """``<NAME>PORT = base + N − range_min`` for each ``<NAME>PORT-<WKSHP>: base`` variable
+    (for a challenge, a ``<NAME>PORT-<CHLG>`` variable wins: ``names`` go weakest first)."""
     ports = {}
-    suffix = f"-{folder}"
-    for key, value in layer_vars.items():
-        name = key[: -len(suffix)] if key.endswith(suffix) else ""
-        if name.endswith("PORT") and isinstance(value, int) and not isinstance(value, bool):
-            ports[name] = value + offset
+    for folder in names:
+        suffix = f"-{folder}"
+        for key, value in layer_vars.items():
+            name = key[: -len(suffix)] if key.endswith(suffix) else ""
+            if name.endswith("PORT") and isinstance(value, int) and not isinstance(value, bool):
+                ports[name] = value + offset
     return ports
 
 
@@ -75,7 +77,7 @@ def appliance_target(ctx: SeatContext, folder: str) -> str | None:
     """``WODRTARGET``: the shared appliance's address, or the seat's own (base + offset)."""
     if ctx.appliance not in ("mono", "multi"):
         return None
-    key = f"IP-{folder}"
+    key = f"IP-{ctx.workshop}" if f"IP-{ctx.workshop}" in ctx.layer_vars else f"IP-{folder}"
     base = ctx.layer_vars.get(key)
     if base is None or str(base) == PLACEHOLDER_ADDRESS:
         raise TemplateError(
@@ -121,7 +123,8 @@ def seat_variables(
         "WODAPIURL": settings.api.public_url,
     }
     variables.update(ctx.layer_vars)
-    variables.update(seat_ports(folder, ctx.seat - ctx.seat_min, ctx.layer_vars))
+    names = list(dict.fromkeys([folder, ctx.workshop]))
+    variables.update(seat_ports(names, ctx.seat - ctx.seat_min, ctx.layer_vars))
     target = appliance_target(ctx, folder)
     if target is not None:
         variables["WODRTARGET"] = target

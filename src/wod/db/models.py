@@ -235,6 +235,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
     log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
+    #: "api" for the jobs the api queues; anything else (e.g. "mail") is a verb the agent took
+    #: by another transport: recorded and reported, but it moves no registration nor seat.
+    source: Mapped[str] = mapped_column(String(20), default="api", server_default="api")
 
 
 class Email(Base):

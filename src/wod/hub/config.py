@@ -1,4 +1,5 @@
-"""``wod hub config``: a working ``jupyterhub_config.py`` for one location in hub account mode."""
+"""``wod hub config``: a working ``jupyterhub_config.py`` for one location, in the hub or the
+system account mode."""
 
 from __future__ import annotations
 
@@ -98,6 +99,7 @@ c.WodAuthenticator.credentials_dir = {v["credentials_dir"]}
 c.WodAuthenticator.lockout_attempts = {hub.lockout_attempts}
 c.WodAuthenticator.lockout_address_attempts = {hub.lockout_address_attempts}
 c.WodAuthenticator.lockout_duration = {hub.lockout_duration!r}
+c.WodAuthenticator.lockout_window = {hub.lockout_window!r}
 
 {_spawner(settings, v)}c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
@@ -115,7 +117,8 @@ def write_config(settings: Settings, path: Path | None = None) -> Path:
     target = path or settings.hub.dir / "jupyterhub_config.py"
     for folder in (settings.hub.dir, target.parent, settings.backend.students_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    settings.backend.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.backend.account_mode is AccountMode.hub:
+        settings.backend.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(render_config(settings))

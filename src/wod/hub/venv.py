@@ -84,7 +84,10 @@ def build_venv(
 
 
 def _run(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ConfigError(f"cannot run {command[0]}: {exc}") from exc
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if "is ignored" not in line]
         raise ConfigError(f"{' '.join(command[:4])} … failed: {' '.join(lines[-5:])[:500]}")

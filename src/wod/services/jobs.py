@@ -123,6 +123,7 @@ def job_order(session: Session, job: Job) -> dict[str, Any]:
         if workshop is None
         else {
             "slug": workshop.slug,
+            "id": workshop.id,
             "seat_min": workshop.seat_min,
             "seat_max": workshop.seat_max,
             "reset": workshop.reset,
@@ -149,6 +150,7 @@ def record_external_job(
     slug: str | None,
     source: str,
     now: datetime,
+    lease: timedelta,
 ) -> Job:
     """A job the agent took by another transport: recorded as running, reported as usual."""
     seat = session.scalar(
@@ -168,8 +170,9 @@ def record_external_job(
         run_after=now,
         started_at=now,
         created_at=now,
-        lease_until=now + timedelta(hours=1),
+        lease_until=now + lease,
         log=f"--- taken by {source}\n",
+        source=source,
     )
     session.add(job)
     session.flush()

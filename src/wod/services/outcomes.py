@@ -113,8 +113,8 @@ def _succeeded(
     ctx: AppContext, session: Session, job: Job, report: JobReport, now: datetime
 ) -> None:
     registration, seat, workshop = _rows(session, job)
-    if job.registration_id is None and job.verb in (Verb.CREATE, Verb.CLEANUP):
-        return  # a verb run on a mail order or by hand: no registration to move
+    if job.source != "api":
+        return  # a verb the agent took by another transport: recorded, moves nothing
     if job.verb is Verb.CREATE:
         sealed = ctx.secret_box.seal(report.password) if report.password else None
         _created(ctx, session, job, sealed, now, registration, seat, workshop)
@@ -198,6 +198,16 @@ def _cleaned(
 def _failed(ctx: AppContext, session: Session, job: Job, now: datetime) -> None:
     """The job failed after its last attempt: the admins are told in every case."""
     registration, seat, _ = _rows(session, job)
+    if job.source != "api":
+        _alert(
+            ctx,
+            session,
+            job,
+            f"a {job.source} order failed on seat {seat.username}",
+            "Nothing was changed at the api; look at the hub host.",
+            now,
+        )
+        return
     log.error("job %s (%s seat %s) failed for good: %s", job.id, job.verb, seat.number, job.error)
     location = session.get(Location, seat.location_id)
     where = f"seat {seat.username} at {location.name if location else '?'}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import IntegrityError
 
@@ -62,7 +64,14 @@ def external(ctx: Ctx, location: AgentLocation, body: ExternalJobIn) -> JobRepor
     try:
         with ctx.db.write() as session:
             job = record_external_job(
-                session, location, body.verb, body.seat, body.workshop, body.source, ctx.clock.now()
+                session,
+                location,
+                body.verb,
+                body.seat,
+                body.workshop,
+                body.source,
+                ctx.clock.now(),
+                lease_duration(ctx),
             )
             return JobReported(id=job.id, state=job.state.value)
     except IntegrityError as exc:  # a job already runs on that seat
@@ -91,6 +100,10 @@ def location_info(location: AgentLocation) -> LocationPublic:
     )
 
 
+def digest(problems: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(problems)).encode()).hexdigest()[:16]
+
+
 @router.post("/check", status_code=204)
 def check_report(ctx: Ctx, location: AgentLocation, body: CheckIn) -> Response:
     """The agent's daily conformity check: its problems reach the admins (once a day each)."""
@@ -104,7 +117,7 @@ def check_report(ctx: Ctx, location: AgentLocation, body: CheckIn) -> Response:
                 "wod backend check found:\n\n"
                 + "\n".join(f"- {p}" for p in body.problems)
                 + "\n\nRepair with `wod backend check --fix` on that host.",
-                f"check:{location.id}:{now.date().isoformat()}",
+                f"check:{location.id}:{now.date().isoformat()}:{digest(body.problems)}",
                 now,
             )
     return Response(status_code=204)
