@@ -206,3 +206,23 @@ def test_a_challenge_plays_its_workshop_in_challenge_mode(tmp_path: Path) -> Non
         tmp_path / "students" / "student21" / "WKSHP-Python101" / "3-WKSHP-Conclusion.ipynb"
     ).read_text()
     assert "https://example.org/quiz" in conclusion  # MODEWS == 'CHLG'
+
+
+def test_a_challenge_reads_its_own_variables_file(tmp_path: Path) -> None:
+    from wod.content.variables import seat_context, seat_variables
+    from wod.settings import Settings
+
+    layer = tmp_path / "content"
+    (layer / "variables").mkdir(parents=True)
+    (layer / "variables" / "all.yml").write_text("GREETING: hello\n")
+    (layer / "variables" / "WKSHP-X.yml").write_text(
+        "HTTPPORT-WKSHP-X: 14100\nIP-WKSHP-X: 10.0.0.1\nLEVEL: base\n"
+    )
+    (layer / "variables" / "CHLG-X.yml").write_text("HTTPPORT-CHLG-X: 15100\nLEVEL: hard\n")
+    ctx = seat_context(
+        Content([layer]), "CHLG-X", 22, None, seat_min=21, monoappliance=False, multiappliance=True
+    )
+    variables = seat_variables(Settings(), ctx)
+    assert variables["LEVEL"] == "hard" and variables["GREETING"] == "hello"
+    assert variables["HTTPPORT"] == 15101 and variables["WODRTARGET"] == "10.0.0.2"
+    assert variables["MODEWS"] == "CHLG" and variables["WORKSHOP"] == "WKSHP-X"

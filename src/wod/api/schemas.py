@@ -92,7 +92,7 @@ class ExternalJobIn(BaseModel):
     verb: Literal["CREATE", "CLEANUP", "RESET", "PURGE"]
     seat: int = Field(ge=1)
     workshop: str | None = Field(None, max_length=100)
-    source: str = Field("mail", max_length=30)
+    source: str = Field("mail", max_length=20)
 
 
 class LocationPublic(BaseModel):

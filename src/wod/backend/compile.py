@@ -65,7 +65,10 @@ class Compiler:
             target = dest / stem  # the same name as the compiled binary of system mode
             target.write_text(script)
             target.chmod(0o700)
-            log(f"compile {name}: copied as is (hub accounts cannot hide a file from a seat)")
+            log(
+                f"compile {name}: installed as {stem}, readable (hub accounts cannot hide a file "
+                "from a seat)"
+            )
             return target
         if shutil.which(self.shc) is None:
             raise VerbError("the compile option needs shc on this host (apt-get install shc)")

@@ -51,7 +51,7 @@ def hook_environment(
     # cannot replace the process basics.
     env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
     protected = {k: env[k] for k in PROTECTED if k in env}
-    env.update(environment_names(variables))
+    env.update({k: v for k, v in environment_names(variables).items() if k not in PROTECTED})
     env.update(protected)
     contract = {
         "WOD_VERB": verb,

@@ -70,16 +70,14 @@ class Content:
     def workshop(self, slug: str) -> WorkshopSource | None:
         return self.workshops().get(slug)
 
-    def variables(self, folder: str) -> dict[str, Any]:
+    def variables(self, *folders: str) -> dict[str, Any]:
         """The variables of a workshop: ``variables/all.yml`` then ``variables/<folder>.yml``
-        of each layer, in layer order, later keys winning."""
+        for each of ``folders`` (a challenge: its workshop's, then its own), layer by layer
+        in layer order, later ones winning."""
         merged: dict[str, Any] = {}
         for layer in self.layers:
-            for path in (
-                layer.path / "variables" / "all.yml",
-                layer.path / "variables" / f"{folder}.yml",
-            ):
-                merged.update(_read_variables(path))
+            for name in ("all", *folders):
+                merged.update(_read_variables(layer.path / "variables" / f"{name}.yml"))
         return merged
 
     def scripts(self, name: str) -> list[Path]:

@@ -50,9 +50,9 @@ def seat_context(
 ) -> SeatContext:
     """The context of one seat of a workshop, with the variables of the content layers."""
     appliance = "multi" if multiappliance else ("mono" if monoappliance else None)
-    return SeatContext(
-        slug, seat, password, seat_min or 1, appliance, content.variables(content_folder_name(slug))
-    )
+    folder = content_folder_name(slug)
+    names = [folder] if slug == folder else [folder, slug]  # a challenge's own file wins
+    return SeatContext(slug, seat, password, seat_min or 1, appliance, content.variables(*names))
 
 
 def content_folder_name(slug: str) -> str:

@@ -203,7 +203,8 @@ def _failed(ctx: AppContext, session: Session, job: Job, now: datetime) -> None:
             ctx,
             session,
             job,
-            f"a {job.source} order failed on seat {seat.username}",
+            f"a {job.source} order failed on seat {seat.username} at "
+            f"{getattr(session.get(Location, seat.location_id), 'name', '?')}",
             "Nothing was changed at the api; look at the hub host.",
             now,
         )
