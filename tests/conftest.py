@@ -93,6 +93,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         dev={"maildir": tmp_path / "mail"},
         scheduler={"enabled": False},
         outbox={"enabled": False},
+        # tests change the database behind the api's back: no cached catalogue
+        api={"catalogue_ttl": 0},
     )
 
 

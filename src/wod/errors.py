@@ -11,13 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from wod.i18n import gettext
+
 
 class WodError(Exception):
     """Something went wrong in wod."""
 
     def __init__(self, message: str | None = None) -> None:
-        self.message = message or (self.__doc__ or "").strip().splitlines()[0]
+        self.message = message or self.default_message()
         super().__init__(self.message)
+
+    @classmethod
+    def default_message(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0]
 
 
 # --------------------------------------------------------------------------- refusals
@@ -28,6 +34,11 @@ class Refusal(WodError):
 
     #: Stable machine-readable code, the ``code`` of the problem+json answer.
     code: ClassVar[str] = "refused"
+
+    @classmethod
+    def default_message(cls) -> str:
+        """In the language of the request: participants read refusals."""
+        return gettext(super().default_message())
 
 
 @dataclass(frozen=True)
@@ -55,8 +66,8 @@ class TermsNotAccepted(InvalidInput):
 
     def __init__(self) -> None:
         super().__init__(
-            [FieldProblem("accept_terms", "the terms and conditions must be accepted")],
-            "The terms and conditions must be accepted.",
+            [FieldProblem("accept_terms", gettext("the terms and conditions must be accepted"))],
+            gettext("The terms and conditions must be accepted."),
         )
 
 
@@ -91,7 +102,10 @@ class RateLimited(Refusal):
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
         self.retry_after = max(1, retry_after)
-        super().__init__(message or f"Too many attempts; try again in {self.retry_after} s.")
+        super().__init__(
+            message
+            or gettext("Too many attempts; try again in %(seconds)s s.", seconds=self.retry_after)
+        )
 
 
 class Forbidden(Refusal):

@@ -70,6 +70,12 @@ class ApiSettings(BaseModel):
         "http://127.0.0.1:8000",
         description="URL participants use to reach the portal (used in emails).",
     )
+    catalogue_ttl: float = Field(
+        2.0,
+        ge=0,
+        description="Seconds the catalogue (page and api) may be served from memory before "
+        "it is read again: the most the seats-left figures lag behind.",
+    )
 
 
 class BrandingSettings(BaseModel):
@@ -87,8 +93,19 @@ class BrandingSettings(BaseModel):
         "https://example.org/quiz", description="Challenge quiz link (SURVEYCHALURL)."
     )
     sender: str = Field("workshops@localhost", description="From address of every email.")
-    primary_color: str = Field("#01a982", description="Colour of buttons and headings.")
-    text_color: str = Field("#1f2328", description="Colour of body text.")
+    primary_color: str = Field(
+        "#01a982",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="Colour of buttons and headings (#rrggbb; darkened where needed so that "
+        "text on it stays readable).",
+    )
+    text_color: str = Field(
+        "#1f2328", pattern=r"^#[0-9a-fA-F]{6}$", description="Colour of body text (#rrggbb)."
+    )
+    links: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra links of the portal's footer, label = URL (e.g. a code of conduct).",
+    )
 
 
 class SmtpSettings(BaseModel):

@@ -13,9 +13,12 @@ from fastapi.staticfiles import StaticFiles
 from wod import __version__
 from wod.api.errors import install_error_handlers
 from wod.api.routes import backend, dev, health, registrations, seats, stats, workshops
+from wod.api.routes.workshops import to_public
 from wod.context import AppContext
+from wod.i18n import LanguageMiddleware
 from wod.mail.catcher import MailCatcher
 from wod.scheduler.loop import Loop, start_loops
+from wod.services.catalogue import CatalogueCache, WorkshopView
 from wod.settings import Mode
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,12 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
             loop.wake()
 
     app.state.wake = wake
+
+    def public(view: WorkshopView) -> dict[str, object]:
+        return to_public(view, ctx.settings).model_dump(mode="json")
+
+    app.state.catalogue = CatalogueCache(ctx.db, public, ctx.settings.api.catalogue_ttl)
+    app.add_middleware(LanguageMiddleware)
     install_error_handlers(app)
     for router in (
         workshops.router,

@@ -34,6 +34,10 @@ class RegistrationCreate(BaseModel):
     name: str = Field(max_length=1000)
     company: str = Field(max_length=1000)
     accept_terms: bool
+    language: Literal["en", "fr"] | None = Field(
+        None,
+        description="Language of the emails; default: the request's (Accept-Language).",
+    )
 
 
 class RegistrationCreated(BaseModel):

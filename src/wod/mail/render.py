@@ -1,6 +1,7 @@
 """Email rendering: pure functions from a kind and its variables to subject, text and html.
 
-Templates are ``<kind>.subject.j2``, ``<kind>.txt.j2`` and ``<kind>.html.j2``. A content layer
+Templates are ``<kind>.subject.j2``, ``<kind>.txt.j2`` and ``<kind>.html.j2``; their texts
+are ``{% trans %}`` blocks, rendered in the current language (:func:`wod.i18n.use`). A content layer
 may override any of them with a file of the same name in its ``templates/email/`` folder (the
 later layer wins over the earlier, every layer over the package's own).
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+
+from wod import i18n
 
 KINDS = (
     "welcome",
@@ -47,12 +50,14 @@ def template_dirs(layers: Sequence[Path]) -> tuple[Path, ...]:
 def _environment(dirs: tuple[Path, ...]) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(str(d)) for d in dirs]
     loaders.append(jinja2.PackageLoader("wod.mail", "templates"))
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    i18n.install(env)
+    return env
 
 
 def render_email(

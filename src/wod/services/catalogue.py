@@ -1,20 +1,28 @@
 """The read side of workshops: what the catalogue shows, seats left included.
 
 Seats left = min(capacity − live registrations, free seats in the range at its locations);
-derived on every read, never a stored counter.
+derived from the database, never a stored counter. The catalogue page and
+``GET /api/v1/workshops`` read a :class:`CatalogueCache`: a snapshot rebuilt at most every
+``catalogue_ttl`` seconds (and at once after a registration in this process), so a burst of
+readers costs one set of queries, and the figures are never older than the ttl.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
+import threading
+import time
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wod.db.models import Location, Registration, Seat, Workshop
+from wod.db.session import Database
 from wod.domain.states import SEAT_HOLDING, SeatState
 
 POPULAR_COUNT = 10
@@ -103,3 +111,88 @@ def get_workshop(session: Session, slug: str) -> WorkshopView | None:
         return None
     left = seats_left(session, [workshop])
     return WorkshopView(workshop, left[workshop.id], workshop.id in popular_ids(session))
+
+
+def get_any_workshop(session: Session, slug: str) -> WorkshopView | None:
+    """One workshop, active or not (its page says why it cannot be booked), or None."""
+    workshop = session.scalar(select(Workshop).where(Workshop.slug == slug))
+    if workshop is None:
+        return None
+    left = seats_left(session, [workshop]) if workshop.active else {workshop.id: 0}
+    return WorkshopView(workshop, left[workshop.id], workshop.id in popular_ids(session))
+
+
+# --------------------------------------------------------------------------- snapshot
+
+LATEST_COUNT = 6
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The catalogue at one moment: views, tabs, and the api answer already serialised."""
+
+    views: list[WorkshopView]
+    latest: frozenset[str]
+    categories: list[str]
+    taken_at: float
+    api_body: bytes
+    #: Pages rendered from this snapshot, by whatever key the portal uses.
+    pages: dict[Any, bytes] = field(default_factory=dict)
+
+    def find(self, slug: str) -> WorkshopView | None:
+        return next((v for v in self.views if v.workshop.slug == slug), None)
+
+
+def take_snapshot(
+    session: Session, public: Callable[[WorkshopView], dict[str, Any]], now: float
+) -> Snapshot:
+    views = list_workshops(session)
+    for view in views:  # detached from the session: read-only from here on
+        session.expunge(view.workshop)
+    newest = sorted(views, key=lambda v: v.workshop.created_at, reverse=True)[:LATEST_COUNT]
+    categories = sorted({c for v in views for c in v.workshop.categories}, key=str.casefold)
+    body = json.dumps([public(v) for v in views], separators=(",", ":")).encode()
+    return Snapshot(
+        views, frozenset(v.workshop.slug for v in newest), categories, now, body, pages={}
+    )
+
+
+class CatalogueCache:
+    """A snapshot shared by the requests of one process, rebuilt when older than ``ttl``.
+
+    One request rebuilds it while the others keep reading the previous one (a reader never
+    waits for another's queries, except the very first)."""
+
+    def __init__(
+        self,
+        db: Database,
+        public: Callable[[WorkshopView], dict[str, Any]],
+        ttl: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db, self._public, self._ttl, self._monotonic = db, public, ttl, monotonic
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Snapshot:
+        snapshot = self._snapshot
+        now = self._monotonic()
+        if snapshot is not None and now - snapshot.taken_at < self._ttl:
+            return snapshot
+        if snapshot is not None and not self._lock.acquire(blocking=False):
+            return snapshot  # another request is rebuilding it
+        if snapshot is None:
+            self._lock.acquire()
+        try:
+            current = self._snapshot
+            if current is not None and current is not snapshot:
+                return current  # rebuilt while this one waited
+            with self._db.read() as session:
+                self._snapshot = take_snapshot(session, self._public, self._monotonic())
+            return self._snapshot
+        finally:
+            self._lock.release()
+
+    def invalidate(self) -> None:
+        """Rebuild at the next read (after a registration changed the seats left)."""
+        self._snapshot = None

@@ -21,6 +21,7 @@ from wod.db.models import Job, RateCounter, Registration, Seat, Workshop
 from wod.domain.secrets import hash_token, manage_token, new_nonce
 from wod.domain.states import SEAT_HOLDING, JobState, RegistrationState, SeatState, Verb
 from wod.errors import InvalidState
+from wod.i18n import _
 from wod.services.jobs import enqueue_job
 from wod.services.outbox import queue_email
 from wod.services.outcomes import fail_attempt, fail_registration, reminder_lead
@@ -58,11 +59,11 @@ def extend_registration(ctx: AppContext, session: Session, registration: Registr
     workshop = session.get(Workshop, registration.workshop_id)
     assert workshop is not None
     if registration.state is not RegistrationState.active or registration.ends_at is None:
-        raise InvalidState("Only a running workshop can be extended.")
+        raise InvalidState(_("Only a running workshop can be extended."))
     if not workshop.extendable:
-        raise InvalidState("This workshop cannot be extended.")
+        raise InvalidState(_("This workshop cannot be extended."))
     if registration.extended:
-        raise InvalidState("This registration was already extended once.")
+        raise InvalidState(_("This registration was already extended once."))
     ends_at = registration.ends_at + ctx.settings.registration.extend_by
     reminder = registration.reminder_due_at
     if reminder is not None:  # not sent yet: it moves with the end
@@ -78,7 +79,7 @@ def extend_registration(ctx: AppContext, session: Session, registration: Registr
         .execution_options(synchronize_session="evaluate")
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise InvalidState("This registration was already extended once.")
+        raise InvalidState(_("This registration was already extended once."))
 
 
 def _each_due(

@@ -32,15 +32,26 @@ def share_url(page_url: str) -> str:
     return "https://www.linkedin.com/sharing/share-offsite/?url=" + quote(page_url, safe="")
 
 
+def content_image(settings: Settings, value: str, folder: str) -> str | None:
+    """An image named in wod.yml: a URL or a path on the portal as it is, a bare file name
+    from the content layers' ``folder`` (served at ``/<folder>/files/<name>``), or None."""
+    if not value:
+        return None
+    if "://" not in value and not value.startswith("/"):
+        value = f"/{folder}/files/{quote(value)}"
+    return settings.absolute_url(value)
+
+
+def avatar_url(settings: Settings, workshop: Workshop) -> str | None:
+    """The presenter's picture (``avatar``), or None (the portal shows initials)."""
+    return content_image(settings, workshop.avatar, "avatars")
+
+
 def workshop_badge_image(settings: Settings, workshop: Workshop) -> str:
     """The workshop's own ``badgeImg`` (a URL, a path on the portal, or a file name in a
     content layer's ``badges/`` folder), else the badge the portal draws for it."""
-    if workshop.badge_img:
-        image = workshop.badge_img
-        if "://" not in image and not image.startswith("/"):
-            image = f"/badges/files/{quote(image)}"
-        return settings.absolute_url(image)
-    return settings.absolute_url(f"/badges/workshop/{workshop.slug}.png")
+    own = content_image(settings, workshop.badge_img, "badges")
+    return own or settings.absolute_url(f"/badges/workshop/{workshop.slug}.png")
 
 
 def workshop_badge_page(settings: Settings, workshop: Workshop) -> str:

@@ -14,6 +14,7 @@ from wod.db.models import Location, Registration, Seat, Workshop
 from wod.domain.secrets import hash_token
 from wod.domain.states import RegistrationState
 from wod.errors import InvalidState, NotFound
+from wod.i18n import _
 from wod.services import links
 from wod.services.lifecycle import (
     ENDED_BY_ADMIN,
@@ -21,6 +22,7 @@ from wod.services.lifecycle import (
     end_registration,
     extend_registration,
 )
+from wod.services.outbox import status_text
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,12 @@ def end_now(ctx: AppContext, registration_id: int, *, by_admin: bool) -> Registr
     with ctx.db.write() as session:
         registration = _load(session, registration_id)
         if registration.state is not RegistrationState.active:
-            raise InvalidState(f"The registration is {registration.state.value}, not running.")
+            raise InvalidState(
+                _(
+                    "Only a running workshop can be ended (this one is %(state)s).",
+                    state=status_text(registration.state),
+                )
+            )
         end_registration(
             ctx, session, registration, ENDED_BY_ADMIN if by_admin else ENDED_BY_PARTICIPANT
         )

@@ -15,11 +15,14 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from wod import i18n
+from wod.branding import readable_on_white
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.domain.levels import badge_earned, level
 from wod.domain.states import SEAT_HOLDING, EmailState, RegistrationState
 from wod.errors import InvalidState, MailError
+from wod.i18n import N_, _, ngettext
 from wod.mail.render import build_message, render_email, template_dirs
 from wod.services import links
 from wod.services.transitions import move
@@ -141,8 +144,11 @@ def _deliver(ctx: AppContext, email: Email) -> int:
     settings = ctx.settings
     try:
         with ctx.db.read() as session:
-            variables = email_variables(ctx, session, email)
-        rendered = render_email(email.kind, variables, template_dirs(settings.content.paths))
+            language = email_language(session, email)
+            with i18n.use(language):
+                variables = email_variables(ctx, session, email)
+        with i18n.use(language):
+            rendered = render_email(email.kind, variables, template_dirs(settings.content.paths))
         message = build_message(
             rendered,
             sender=settings.branding.sender,
@@ -203,21 +209,41 @@ def _retry(ctx: AppContext, email: Email, error: str) -> None:
 def _time_left(delta: timedelta) -> str:
     minutes = max(0, round(delta.total_seconds() / 60))
     if minutes < 60:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+        return ngettext("%(num)s minute", "%(num)s minutes", minutes)
     hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest:02d} min" if rest else f"{hours} hour{'s' if hours > 1 else ''}"
+    if rest:
+        padded = f"{rest:02d}"
+        return _("%(hours)s h %(minutes)s min", hours=hours, minutes=padded)
+    return ngettext("%(num)s hour", "%(num)s hours", hours)
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%H:%M UTC on %d %b %Y") if moment else ""
+    return i18n.when(moment) if moment else ""
+
+
+def email_language(session: Session, email: Email) -> str:
+    """The language of the registration the email is about (alerts: the default)."""
+    if email.registration_id is None:
+        return i18n.DEFAULT
+    language = session.scalar(
+        select(Registration.language).where(Registration.id == email.registration_id)
+    )
+    return language or i18n.DEFAULT
 
 
 STATUS_TEXT = {
-    RegistrationState.queued: "your seat is being prepared",
-    RegistrationState.provisioning: "your seat is being prepared",
-    RegistrationState.active: "running",
-    RegistrationState.ending: "ending",
+    RegistrationState.queued: N_("your seat is being prepared"),
+    RegistrationState.provisioning: N_("your seat is being prepared"),
+    RegistrationState.active: N_("running"),
+    RegistrationState.ending: N_("ending: the seat is being cleaned"),
+    RegistrationState.ended: N_("ended"),
+    RegistrationState.failed: N_("cancelled: we could not prepare the seat"),
 }
+
+
+def status_text(state: RegistrationState) -> str:
+    """A registration's state as participants read it, in the current language."""
+    return _(STATUS_TEXT[state])
 
 
 def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str, Any]:
@@ -230,7 +256,9 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
         "manage_url": None,
         "live": False,
         "can_extend": False,
-        "language": "en",
+        "language": i18n.current(),
+        "heading_color": readable_on_white(settings.branding.primary_color),
+        "button_color": readable_on_white(settings.branding.primary_color),
     }
     if email.registration_id is None:  # admin alert
         return {**common, "alert": email.payload or {}}
@@ -249,7 +277,6 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
     badge_page = links.workshop_badge_page(settings, workshop)
     variables = {
         **common,
-        "language": registration.language,
         "registration": {
             "id": registration.id,
             "name": registration.name,
@@ -257,8 +284,9 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
             "company": registration.company,
         },
         "workshop": workshop,
+        "duration": ngettext("%(num)s hour", "%(num)s hours", workshop.duration_hours),
         "username": seat.username,
-        "password": password or "(no longer available)",
+        "password": password or _("(no longer available)"),
         "start_url": links.start_url(location, seat, workshop),
         "workshop_url": links.workshop_url(settings, workshop),
         "manage_url": (  # empty for rows that still await the backfill: no dead link
@@ -274,7 +302,7 @@ def email_variables(ctx: AppContext, session: Session, email: Email) -> dict[str
         "extend_minutes": round(extend.total_seconds() / 60),
         "ends_at": _when(registration.ends_at),
         "time_left": _time_left(registration.ends_at - now) if registration.ends_at else "",
-        "status_text": STATUS_TEXT.get(registration.state, registration.state.value),
+        "status_text": status_text(registration.state),
         "completion": registration.completion,
         "badge": {
             "earned": badge_earned(

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wod import i18n
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.domain.secrets import hash_token, manage_token, new_nonce
@@ -32,6 +33,7 @@ from wod.errors import (
     WorkshopFull,
     WorkshopNotFound,
 )
+from wod.i18n import _
 from wod.services import ratelimit
 from wod.services.catalogue import seat_bounds, serving_locations
 from wod.services.jobs import enqueue_job
@@ -55,12 +57,19 @@ class RegistrationRequest:
 def _check_text(problems: list[FieldProblem], field: str, value: str, limit: int) -> str:
     value = " ".join(value.split())
     if not value:
-        problems.append(FieldProblem(field, "is required"))
+        problems.append(FieldProblem(field, _("is required")))
     elif len(value) > limit:
-        problems.append(FieldProblem(field, f"is longer than {limit} characters"))
+        problems.append(FieldProblem(field, _("is longer than %(limit)s characters", limit=limit)))
     elif any(ord(c) < 32 for c in value):
-        problems.append(FieldProblem(field, "contains control characters"))
+        problems.append(FieldProblem(field, _("contains control characters")))
     return value
+
+
+def _email_problem(exc: EmailNotValidError) -> str:
+    """The validator's explanation in English; a plain one in other languages."""
+    if i18n.current() == i18n.DEFAULT:
+        return str(exc)
+    return _("is not a valid email address")
 
 
 def validate_request(
@@ -72,16 +81,20 @@ def validate_request(
     company = _check_text(problems, "company", request.company, limits.company_max)
     email = request.email.strip()
     if len(email) > limits.email_max:
-        problems.append(FieldProblem("email", f"is longer than {limits.email_max} characters"))
+        problems.append(
+            FieldProblem("email", _("is longer than %(limit)s characters", limit=limits.email_max))
+        )
     else:
         try:
             email = validate_email(email, check_deliverability=False).normalized.lower()
         except EmailNotValidError as exc:
-            problems.append(FieldProblem("email", str(exc)))
+            problems.append(FieldProblem("email", _email_problem(exc)))
+    if not request.accept_terms:
+        if not problems:
+            raise TermsNotAccepted()
+        problems += TermsNotAccepted().problems  # every problem at once
     if problems:
         raise InvalidInput(problems)
-    if not request.accept_terms:
-        raise TermsNotAccepted()
     check_domain(email, limits)
     return RegistrationRequest(
         request.workshop.strip(), email, name, company, True, request.language
@@ -97,8 +110,16 @@ def check_domain(email: str, limits: RegistrationSettings) -> None:
     denied = {d.lower().lstrip("@").strip() for d in limits.deny_list}
     if suffixes & denied or (limits.block_disposable and suffixes & disposable_domains):
         raise EmailRejected(
-            [FieldProblem("email", f"addresses at {domain} cannot be used; use your work email")],
-            f"Addresses at {domain} cannot be used to register; please use your work email.",
+            [
+                FieldProblem(
+                    "email",
+                    _("addresses at %(domain)s cannot be used; use your work email", domain=domain),
+                )
+            ],
+            _(
+                "Addresses at %(domain)s cannot be used to register; please use your work email.",
+                domain=domain,
+            ),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from wod import i18n
 from wod.api.deps import Authenticated, Caller, Ctx, client_address
 from wod.api.schemas import RegistrationCreate, RegistrationCreated, RegistrationPublic
 from wod.errors import Forbidden, NotFound
@@ -27,9 +28,11 @@ def create_registration(
             name=body.name,
             company=body.company,
             accept_terms=body.accept_terms,
+            language=body.language or i18n.current(),
         ),
         client=client_address(request),
     )
+    request.app.state.catalogue.invalidate()
     request.app.state.wake()
     return RegistrationCreated(
         id=registration.id,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from wod.api.deps import Ctx
 from wod.api.schemas import WorkshopPublic
 from wod.errors import WorkshopNotFound
 from wod.services import links
-from wod.services.catalogue import WorkshopView, get_workshop, list_workshops
+from wod.services.catalogue import WorkshopView, get_workshop
 from wod.settings import Settings
 
 router = APIRouter(tags=["workshops"])
@@ -24,7 +24,7 @@ def to_public(view: WorkshopView, settings: Settings) -> WorkshopPublic:
         duration_hours=w.duration_hours,
         presenter=w.presenter,
         role=w.role,
-        avatar_url=settings.absolute_url(w.avatar) if w.avatar else None,
+        avatar_url=links.avatar_url(settings, w),
         replay_url=w.replay_link or None,
         badge_url=links.workshop_badge_image(settings, w),
         seats_left=view.seats_left,
@@ -34,11 +34,11 @@ def to_public(view: WorkshopView, settings: Settings) -> WorkshopPublic:
 
 
 @router.get("/workshops", response_model=list[WorkshopPublic])
-def workshops(ctx: Ctx) -> list[WorkshopPublic]:
-    """Every active workshop, in catalogue order."""
-    with ctx.db.read() as session:
-        views = list_workshops(session)
-    return [to_public(v, ctx.settings) for v in views]
+def workshops(request: Request) -> Response:
+    """Every active workshop, in catalogue order. Seats left are at most
+    ``api.catalogue_ttl`` seconds old."""
+    snapshot = request.app.state.catalogue.get()
+    return Response(snapshot.api_body, media_type="application/json")
 
 
 @router.get("/workshops/{slug}", response_model=WorkshopPublic)

@@ -1,0 +1,190 @@
+"""Languages: every participant-facing text (pages, emails, refusals) goes through gettext.
+
+The catalogues are ``wod/locale/<lang>/LC_MESSAGES/messages.po``, read with Babel when first
+needed (no compile step). English is the source language. The current language is a context
+variable: the api sets it per request (:class:`LanguageMiddleware`), the outbox per email
+(:func:`use`), so ``gettext`` anywhere — Python code or Jinja2's ``{% trans %}`` — answers in it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import gettext as _gettext
+import io
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from starlette.datastructures import URL
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: The languages that ship complete, with their own names (for the switch).
+LANGUAGES: Mapping[str, str] = {"en": "English", "fr": "Français"}
+DEFAULT = "en"
+COOKIE = "wod_lang"
+QUERY = "lang"
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar("wod_language", default=DEFAULT)
+
+
+def catalogue_path(language: str) -> Path:
+    return Path(str(files("wod") / "locale" / language / "LC_MESSAGES" / "messages.po"))
+
+
+@cache
+def translations(language: str) -> _gettext.NullTranslations:
+    """The compiled catalogue of ``language`` (English and unknown languages: the source)."""
+    path = catalogue_path(language)
+    if language == DEFAULT or not path.is_file():
+        return _gettext.NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=language)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return _gettext.GNUTranslations(buffer)
+
+
+def current() -> str:
+    """The language of the request or email being handled."""
+    return _current.get()
+
+
+@contextmanager
+def use(language: str | None) -> Iterator[str]:
+    """Run a block in ``language`` (an unknown one falls back to the default)."""
+    chosen = language if language is not None and language in LANGUAGES else DEFAULT
+    token = _current.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _current.reset(token)
+
+
+def gettext(message: str, /, **variables: Any) -> str:
+    """``message`` in the current language, ``%(name)s`` placeholders filled from ``variables``
+    (the form Jinja2's new-style gettext calls too)."""
+    text = translations(_current.get()).gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, /, **variables: Any) -> str:
+    """Singular or plural by ``n``, in the current language; ``%(num)s`` is ``n``."""
+    text = translations(_current.get()).ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+_ = gettext
+
+
+def install(env: jinja2.Environment) -> None:
+    """Give an environment's templates ``{% trans %}``, ``_()`` and ``ngettext()`` in the
+    current language (Jinja2 fills the placeholders itself, escaping them in HTML)."""
+    env.add_extension("jinja2.ext.i18n")
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: translations(_current.get()).gettext(message),
+        lambda singular, plural, n: translations(_current.get()).ngettext(singular, plural, n),
+        newstyle=True,
+    )
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalogues where it is defined; translate it where it is shown."""
+    return message
+
+
+def when(moment: datetime, *, language: str | None = None) -> str:
+    """A date and time as people of the current language write it, in UTC."""
+    locale = language or _current.get()
+    pattern = "HH:mm 'UTC', d MMM y" if locale == "fr" else "HH:mm 'UTC' 'on' d MMM y"
+    return format_datetime(moment, pattern, tzinfo=None, locale=locale)
+
+
+# --------------------------------------------------------------------------- negotiation
+
+
+def parse_accept_language(header: str) -> list[str]:
+    """The primary language tags of an ``Accept-Language`` header, best first."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(header.split(",")[:20]):
+        tag, _sep, params = part.strip().partition(";")
+        tag = tag.strip().lower()
+        if not tag:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            key, _eq, value = param.strip().partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, position, tag.split("-")[0]))
+    return [tag for _q, _p, tag in sorted(ranked)]
+
+
+def negotiate(*, chosen: str | None, cookie: str | None, accept: str | None) -> str:
+    """The language of a request: an explicit choice, then the remembered one, then the
+    browser's preference, then the default."""
+    for candidate in (chosen, cookie):
+        if candidate is not None and candidate in LANGUAGES:
+            return candidate
+    for tag in parse_accept_language(accept or ""):
+        if tag == "*":
+            return DEFAULT
+        if tag in LANGUAGES:
+            return tag
+    return DEFAULT
+
+
+def switch_url(url: URL, language: str) -> str:
+    """The current page in another language (the visible switch; works without script)."""
+    target = url.include_query_params(**{QUERY: language})
+    return f"{target.path}?{target.query}"
+
+
+class LanguageMiddleware:
+    """Pick each request's language, and remember an explicit ``?lang=`` in a cookie."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        chosen = connection.query_params.get(QUERY)
+        language = negotiate(
+            chosen=chosen,
+            cookie=connection.cookies.get(COOKIE),
+            accept=connection.headers.get("accept-language"),
+        )
+        scope.setdefault("state", {})["language"] = language
+        remember = chosen in LANGUAGES and connection.cookies.get(COOKIE) != chosen
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"content-language", language.encode()))
+                vary = b"accept-language, cookie"
+                headers.append((b"vary", vary))
+                if remember:
+                    cookie = f"{COOKIE}={language}; Path=/; Max-Age=31536000; SameSite=Lax"
+                    headers.append((b"set-cookie", cookie.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with use(language):
+            await self.app(scope, receive, send_with_cookie)

@@ -1,0 +1,1 @@
+"""Gettext catalogues of the participant-facing texts, one folder per language."""
