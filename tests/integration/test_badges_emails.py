@@ -153,14 +153,16 @@ def test_badge_images_and_public_pages(client: TestClient, token: str) -> None:
     assert "og:title" in workshop_page.text and "Linux shell 101" in workshop_page.text
 
 
-def test_every_kind_renders_text_and_html(
-    ctx: AppContext, agent: Agent, clock: FakeClock, mailer: MemoryMailer
+@pytest.mark.parametrize(("language", "hello"), [("en", "Hello"), ("fr", "Bonjour")])
+def test_every_kind_renders_text_and_html_in_the_registration_language(
+    ctx: AppContext, agent: Agent, clock: FakeClock, mailer: MemoryMailer, language: str, hello: str
 ) -> None:
     from wod.services.outbox import alert_admins, queue_email
 
-    rid = register(
-        ctx, RegistrationRequest("WKSHP-Python101", "ada@example.org", "Ada <b>", "E", True)
-    ).id
+    request = RegistrationRequest(
+        "WKSHP-Python101", "ada@example.org", "Ada <b>", "E", True, language=language
+    )
+    rid = register(ctx, request).id
     agent.run_once()
     now = clock.now()
     with ctx.db.write() as s:
@@ -180,6 +182,8 @@ def test_every_kind_renders_text_and_html(
         assert "Ada <b>" not in html  # escaped in html
         if message["To"] == "ada@example.org":
             assert "/manage/wodm_" in text and "/manage/wodm_" in html
+            assert f'<html lang="{language}">' in html, message["Subject"]
+            assert text.startswith(f"{hello} Ada <b>,"), text
     with ctx.db.read() as s:
         assert {e.state.value for e in s.scalars(select(Email))} == {"sent"}
 
