@@ -1,0 +1,168 @@
+"""The portal in a real browser (Chromium through Playwright) against the whole platform:
+a participant browses, filters, registers, reads the emails in the dev mail catcher, opens
+the manage page and ends the workshop, in English and in French. Each page is checked by
+axe-core and photographed at desktop and phone widths into .test-artifacts/screenshots."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import ARTIFACTS, Screens, axe_violations, chromium
+from tests.e2e.conftest import Stack, wait_for
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def screens(request: pytest.FixtureRequest, database_url: str) -> Screens:
+    backend = "postgresql" if database_url.startswith("postgresql") else "sqlite"
+    return Screens(ARTIFACTS / backend / request.node.name)
+
+
+def accessible(page: Page, what: str) -> None:
+    violations = axe_violations(page)
+    assert violations == [], f"{what}: " + "\n".join(violations)
+
+
+def visible_cards(page: Page) -> list[str]:
+    return page.locator("#cards .card:visible h2").all_inner_texts()
+
+
+def mail_text(page: Page, base: str, subject: str) -> str:
+    """The text of the newest caught email whose subject contains ``subject``."""
+
+    def find() -> str | None:
+        page.goto(f"{base}/dev/mail")
+        for mail in page.locator("details.mail").all():
+            if subject in mail.locator("summary").inner_text():
+                return mail.locator("pre").text_content()
+        return None
+
+    return wait_for(find, 60, f"an email about {subject!r}")
+
+
+def register(page: Page, email: str, name: str, company: str) -> None:
+    page.fill("#email", email)
+    page.fill("#name", name)
+    page.fill("#company", company)
+    page.check("#accept_terms")
+    page.locator("form button[type=submit]").click()
+
+
+def test_a_participant_browses_registers_and_ends(
+    stack: Stack, browser: Browser, screens: Screens
+) -> None:
+    base = stack.api.url
+    page = browser.new_page(locale="en-US")
+    page.goto(base + "/")
+    expect(page.locator("h1")).to_have_text("Workshops")
+    assert sorted(visible_cards(page)) == sorted(
+        [
+            "Python 101: a first, gentle taste of Python",
+            "Linux shell 101: first steps in the command line",
+        ]
+    )
+    screens.take(page, "catalogue")
+    accessible(page, "catalogue")
+
+    page.click(".tabs a[data-tab='category:Linux']")  # filtered in place, no reload
+    assert visible_cards(page) == ["Linux shell 101: first steps in the command line"]
+    assert "tab=category%3ALinux" in page.url or "tab=category:Linux" in page.url
+    page.click(".tabs a[data-tab='all']")
+    page.fill("#q", "dictionaries")
+    assert visible_cards(page) == ["Python 101: a first, gentle taste of Python"]
+    page.fill("#q", "no such thing at all")
+    expect(page.locator("#nothing")).to_be_visible()
+    screens.take(page, "nothing matches")
+    page.fill("#q", "")
+
+    page.click("text=Python 101: a first, gentle taste of Python")
+    expect(page.locator("h1")).to_contain_text("Python 101")
+    expect(page.locator("label[for=accept_terms]")).to_contain_text("2 hours")
+    screens.take(page, "workshop")
+    accessible(page, "workshop")
+
+    page.locator("form button[type=submit]").click()  # nothing filled in
+    expect(page.locator(".summary")).to_contain_text("Please correct the fields below")
+    expect(page.locator("#name-error")).to_have_text("is required")
+    screens.take(page, "registration errors")
+    accessible(page, "registration form with errors")
+
+    register(page, "grace@example.org", "Grace Hopper", "Navy")
+    expect(page.locator("h1")).to_have_text("You're registered!")
+    expect(page.locator("main")).to_contain_text("grace@example.org")
+    screens.take(page, "registered")
+
+    credentials = mail_text(page, base, "credentials")
+    assert "student" in credentials and "Password:" in credentials
+    screens.take(page, "mail catcher")
+    manage_url = re.search(r"http://\S+/manage/\S+", credentials)
+    assert manage_url, credentials
+
+    page.goto(manage_url[0])
+    expect(page.locator("#status")).to_have_text("Running")
+    expect(page.locator("#left")).to_contain_text(" s")  # the live countdown runs
+    expect(page.locator("a.button")).to_have_text("Start the workshop")
+    screens.take(page, "manage")
+    accessible(page, "manage")
+
+    page.locator("form.end button").click()  # unconfirmed: the browser asks for the box
+    expect(page.locator("#status")).to_have_text("Running")
+    page.check("#confirm")
+    page.locator("form.end button").click()
+    expect(page.locator(".notice")).to_contain_text("Your workshop is ending")
+    screens.take(page, "ending")
+    final = mail_text(page, base, "Thanks for taking part")
+    assert "Grace Hopper" in final
+    page.close()
+
+
+def test_the_registration_in_french_from_end_to_end(
+    stack: Stack, browser: Browser, screens: Screens
+) -> None:
+    base = stack.api.url
+    context = browser.new_context(locale="fr-FR")  # Accept-Language: fr-FR
+    page = context.new_page()
+    page.goto(base + "/")
+    expect(page.locator("h1")).to_have_text("Ateliers")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    screens.take(page, "catalogue fr")
+    accessible(page, "catalogue fr")
+    page.click("text=Linux shell 101")
+    expect(page.locator("label[for=accept_terms]")).to_contain_text("2 heures")
+    page.locator("form button[type=submit]").click()
+    expect(page.locator("#email-error")).to_be_visible()
+    expect(page.locator("#name-error")).to_have_text("obligatoire")
+    screens.take(page, "formulaire erreurs")
+    register(page, "marie@example.org", "Marie Curie", "Sorbonne")
+    expect(page.locator("h1")).to_have_text("Inscription confirmée !")
+    screens.take(page, "inscrit")
+
+    welcome = mail_text(page, base, "Bienvenue")
+    assert welcome.startswith("Bonjour Marie Curie,")
+    credentials = mail_text(page, base, "identifiants")
+    assert "Mot de passe" in credentials and "2 heures" in credentials
+    screens.take(page, "emails fr")
+    manage_url = re.search(r"http://\S+/manage/\S+", credentials)
+    assert manage_url, credentials
+    page.goto(manage_url[0])
+    expect(page.locator("#status")).to_have_text("En cours")
+    screens.take(page, "gestion")
+    accessible(page, "manage fr")
+    page.check("#confirm")
+    page.locator("form.end button").click()
+    expect(page.locator(".notice")).to_be_visible()
+    final = mail_text(page, base, "Merci")
+    assert final.startswith("Bonjour Marie Curie,")
+
+    page.click("text=English")  # the visible switch
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    context.close()
