@@ -329,6 +329,18 @@ class DevSettings(BaseModel):
     maildir: Path = Field(Path(".wod/mail"), description="Where the dev mail catcher stores mail.")
 
 
+class AdminSettings(BaseModel):
+    lockout_attempts: int = Field(
+        5, ge=1, description="Failed logins in a row that lock an admin console account."
+    )
+    lockout_duration: Duration = Field(
+        timedelta(minutes=15), description="How long a locked admin console account stays locked."
+    )
+    session_lifetime: Duration = Field(
+        timedelta(hours=12), description="How long an admin console login lasts."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the platform."""
 
@@ -363,6 +375,7 @@ class Settings(BaseSettings):
     mailorders: MailOrderSettings = Field(default_factory=MailOrderSettings)
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
 
     @classmethod
     def settings_customise_sources(

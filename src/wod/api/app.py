@@ -82,9 +82,11 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
         app.include_router(dev.router, prefix="/api/v1")
     app.include_router(health.router)
 
+    from wod.admin.routes import router as admin_router
     from wod.portal.pages import router as portal_router
 
     app.include_router(portal_router)
+    app.include_router(admin_router)
     static = files("wod.portal") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app

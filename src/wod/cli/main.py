@@ -8,7 +8,20 @@ from typing import Annotated
 import typer
 
 from wod import __version__
-from wod.cli import actions, backend, db, docs, hub, locations, seats, serve, tokens, workshops
+from wod.cli import (
+    actions,
+    admins,
+    backend,
+    db,
+    docs,
+    hub,
+    i18n,
+    locations,
+    seats,
+    serve,
+    tokens,
+    workshops,
+)
 from wod.cli.common import State
 
 app = typer.Typer(
@@ -25,7 +38,9 @@ app.add_typer(hub.app, name="hub")
 app.add_typer(backend.app, name="backend")
 app.add_typer(seats.app, name="seats")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(admins.app, name="admins")
 app.add_typer(docs.app, name="docs")
+app.add_typer(i18n.app, name="i18n")
 app.command("up")(serve.up)
 app.command("api")(serve.api)
 app.command("test-action")(actions.test_action)

@@ -201,6 +201,8 @@ class Registration(Base):
     reminder_due_at: Mapped[datetime | None]
     provision_due_at: Mapped[datetime | None]
     extended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Set when an admin purged the registration: name, company and address are erased.
+    erased_at: Mapped[datetime | None]
 
 
 class Job(Base):
@@ -298,3 +300,32 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(400), primary_key=True)
     window_start: Mapped[datetime]
     count: Mapped[int]
+
+
+class AdminUser(Base):
+    """A person who logs in to the admin console, with a role (admin, or viewer: read only)."""
+
+    __tablename__ = "admin_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class AdminSession(Base):
+    """A login to the admin console: only the hash of the cookie's random token is kept."""
+
+    __tablename__ = "admin_session"
+    __table_args__ = (Index(None, "expires_at"), Index(None, "user_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]

@@ -6,19 +6,24 @@ history stay. Workshops with errors are left as they are in the database and rep
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wod.content.check import CheckedWorkshop, CheckReport
+from wod.content.check import CheckedWorkshop, CheckReport, check_content
 from wod.content.wodyml import WodYml
 from wod.db.models import Location, Workshop
-from wod.errors import ContentError, ContentProblem
+from wod.errors import ContentError, ContentProblem, InvalidState
 from wod.services.catalogue import serving_locations
+
+if TYPE_CHECKING:
+    from wod.context import AppContext
 
 
 class Action(StrEnum):
@@ -27,6 +32,10 @@ class Action(StrEnum):
     deactivate = "deactivate"
     unchanged = "unchanged"
     skipped = "skipped"  # has errors: the database keeps what it had
+
+
+#: The actions that write to the database.
+CHANGING = frozenset({Action.add, Action.update, Action.deactivate})
 
 
 @dataclass(frozen=True)
@@ -51,9 +60,7 @@ class ImportPlan:
 
     @property
     def has_changes(self) -> bool:
-        return any(
-            w.action in (Action.add, Action.update, Action.deactivate) for w in self.workshops
-        )
+        return any(w.action in CHANGING for w in self.workshops)
 
 
 def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
@@ -160,3 +167,44 @@ def apply_import(session: Session, plan: ImportPlan, now: datetime) -> None:
             existing[item.slug].active = False
             existing[item.slug].updated_at = now
     session.flush()
+
+
+def plan_digest(plan: ImportPlan) -> str:
+    """A fingerprint of exactly what a plan would write: equal digests, equal changes."""
+    content = [
+        {
+            "slug": item.slug,
+            "action": item.action.value,
+            "changes": [[c.field, c.old, c.new] for c in item.changes],
+            "values": item.values if item.action is Action.add else {},
+        }
+        for item in plan.workshops
+    ]
+    text = json.dumps(content, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def preview_import(ctx: AppContext) -> tuple[ImportPlan, str]:
+    """What importing the content layers would change now, and the plan's digest (for
+    :func:`apply_previewed`)."""
+    report = check_content(ctx.content, ctx.settings)
+    with ctx.db.read() as session:
+        plan = plan_import(session, report)
+    return plan, plan_digest(plan)
+
+
+def apply_previewed(ctx: AppContext, digest: str) -> ImportPlan:
+    """Apply the plan an admin was shown, identified by its digest; refused when the content
+    or the database changed since, so that what is written is exactly what was read."""
+    report = check_content(ctx.content, ctx.settings)  # slow: before the write transaction
+    with ctx.db.write() as session:
+        plan = plan_import(session, report)
+        if plan_digest(plan) != digest:
+            raise InvalidState(
+                "The content or the database changed since the plan was shown: "
+                "nothing was imported; review the new plan."
+            )
+        if not plan.has_changes:
+            raise InvalidState("Nothing to import: the database already matches the content.")
+        apply_import(session, plan, ctx.clock.now())
+        return plan

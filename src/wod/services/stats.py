@@ -8,12 +8,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from wod.db.models import BadgeAward, Location, Registration, Workshop
+from wod.db.models import BadgeAward, Location, Registration, Seat, Workshop
 from wod.domain.levels import LEVELS
 from wod.domain.states import SEAT_HOLDING, RegistrationState
+from wod.services.erasure import PURGED_BY_ADMIN
+from wod.services.lifecycle import ENDED_BY_ADMIN, ENDED_BY_PARTICIPANT
+
+#: Reasons of the registrations that ended before their time.
+EARLY = (ENDED_BY_PARTICIPANT, ENDED_BY_ADMIN, PURGED_BY_ADMIN)
 
 
 def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
+    """Live seats by workshop and location, registrations per day since ``days`` ago (days
+    without any are left out), outcomes, mean completion per workshop, badge levels reached,
+    and the seats of each location by state."""
     since = now - timedelta(days=days)
     live = session.execute(
         select(Workshop.slug, Location.name, func.count())
@@ -38,7 +46,7 @@ def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
         session.scalar(
             select(func.count()).where(
                 Registration.state == RegistrationState.ended,
-                Registration.ended_reason.in_(("ended_by_participant", "ended_by_admin")),
+                Registration.ended_reason.in_(EARLY),
             )
         )
         or 0
@@ -55,6 +63,13 @@ def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
     levels = dict(
         session.execute(select(BadgeAward.level, func.count()).group_by(BadgeAward.level)).all()
     )
+    seats = session.execute(
+        select(Location.name, Seat.state, func.count())
+        .select_from(Seat)
+        .join(Location, Location.id == Seat.location_id)
+        .group_by(Location.name, Seat.state)
+        .order_by(Location.name, Seat.state)
+    ).all()
     return {
         "live_seats": [{"workshop": w, "location": loc, "count": n} for w, loc, n in live],
         "registrations_per_day": [{"day": str(d), "count": n} for d, n in per_day],
@@ -71,4 +86,5 @@ def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
             {"level": lv.number, "name": lv.name, "count": levels.get(lv.number, 0)}
             for lv in LEVELS
         ],
+        "seats": [{"location": loc, "state": str(st), "count": n} for loc, st, n in seats],
     }
