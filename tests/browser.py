@@ -29,6 +29,11 @@ FLAGS = [
     "--disable-dev-shm-usage",
 ]
 DESKTOP = {"width": 1280, "height": 800}
+#: Resolves after three frames: resize observers, the redraws they schedule, their layout.
+SETTLED = (
+    "() => new Promise(r => { let n = 3;"
+    " const f = () => (--n ? requestAnimationFrame(f) : r()); requestAnimationFrame(f); })"
+)
 PHONE = {"width": 390, "height": 844}
 
 
@@ -61,6 +66,7 @@ class Screens:
         size = page.viewport_size or DESKTOP
         for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(viewport)
+            page.evaluate(SETTLED)  # let scripts that follow the width (charts) lay out again
             page.screenshot(
                 path=str(self.folder / f"{self.count:02d}-{slug}-{label}.png"), full_page=True
             )

@@ -1,6 +1,7 @@
 """The portal in a real browser (Chromium through Playwright) against the whole platform:
 a participant browses, filters, registers, reads the emails in the dev mail catcher, opens
-the manage page and ends the workshop, in English and in French. Each page is checked by
+the manage page and ends the workshop, in English and in French; an admin logs in, finds the
+registration on the dashboard and in the list, and purges a seat. Each page is checked by
 axe-core and photographed at desktop and phone widths into .test-artifacts/screenshots."""
 
 from __future__ import annotations
@@ -13,6 +14,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import ARTIFACTS, Screens, axe_violations, chromium
 from tests.e2e.conftest import Stack, wait_for
+from wod.services import admins
+from wod.services.tokens import Role
+
+ADMIN_PASSWORD = "a long admin password"
 
 
 @pytest.fixture(scope="module")
@@ -165,4 +170,78 @@ def test_the_registration_in_french_from_end_to_end(
 
     page.click("text=English")  # the visible switch
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    context.close()
+
+
+def test_an_admin_sees_the_new_registration_and_purges_a_seat(
+    stack: Stack, browser: Browser, screens: Screens
+) -> None:
+    base = stack.api.url
+    admins.create_user(stack.ctx, "ada", ADMIN_PASSWORD, Role.admin)
+    participant = browser.new_page(locale="en-US")
+    participant.goto(base + "/")
+    participant.click("text=Python 101: a first, gentle taste of Python")
+    register(participant, "alan@example.org", "Alan Turing", "Bletchley")
+    expect(participant.locator("h1")).to_have_text("You're registered!")
+    stack.wait_mail("alan@example.org", "credentials")
+    participant.close()
+
+    # The console's CSP allows no injected script: axe goes in through the browser itself.
+    context = browser.new_context(locale="en-US", bypass_csp=True)
+    page = context.new_page()
+    page.goto(base + "/admin/registrations")  # anonymous: sent to the login page
+    expect(page.locator("h1")).to_have_text("Log in to the admin console")
+    page.fill("#username", "ada")
+    page.fill("#password", "not the password")
+    page.click("#login")
+    expect(page.locator("#login-error")).to_contain_text("Wrong user name or password")
+    screens.take(page, "admin login refused")
+    accessible(page, "admin login")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("#login")
+    expect(page.locator("h1")).to_have_text("Registrations")  # back where it was going
+    row = page.locator("#registrations tbody tr", has_text="alan@example.org")
+    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("WKSHP-Python101")
+    screens.take(page, "admin registrations")
+    accessible(page, "admin registrations")
+
+    page.click("#nav-dashboard")
+    expect(page.locator("#total-live")).to_have_text("1")
+    expect(page.locator("#table-live")).to_contain_text("WKSHP-Python101")
+    expect(page.locator("#chart-live canvas")).to_be_visible()  # Chart.js, served locally
+    today = page.locator("#table-registrations tbody tr").last
+    expect(today.locator("td")).to_have_text("1")
+    screens.take(page, "admin dashboard")
+    accessible(page, "admin dashboard")
+
+    page.click("#nav-seats")
+    held = page.locator("#seats tbody tr", has_text="WKSHP-Python101")
+    expect(held.locator("form")).to_have_count(0)  # a held seat cannot be purged
+    free = page.locator("#seats tbody tr", has_text="free").first
+    seat = free.locator("th").inner_text()
+    page.once("dialog", lambda dialog: dialog.dismiss())  # asked first; "no" does nothing
+    free.locator("button", has_text="Purge").click()
+    expect(page.locator("#flash")).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    free.locator("button", has_text="Purge").click()
+    expect(page.locator("#flash")).to_contain_text("PURGE queued")
+    screens.take(page, "admin seat purged")
+    accessible(page, "admin seats")
+
+    def purged() -> bool:
+        page.goto(f"{base}/admin/jobs?verb=PURGE")
+        return "done" in page.locator("#jobs tbody tr").first.inner_text()
+
+    wait_for(purged, 60, f"the PURGE of {seat}")
+    page.locator("#jobs tbody tr a").first.click()
+    expect(page.locator("pre.log")).to_be_visible()
+    screens.take(page, "admin purge job")
+    page.goto(f"{base}/admin/seats?state=free")
+    expect(page.locator("#seats")).to_contain_text(seat)
+
+    page.click("#logout")
+    expect(page.locator("h1")).to_have_text("Log in to the admin console")
+    page.goto(base + "/admin")
+    expect(page.locator("h1")).to_have_text("Log in to the admin console")
     context.close()

@@ -188,6 +188,9 @@ def test_catalogue_is_served_from_a_snapshot_refreshed_after_ttl_or_a_registrati
     assert second is not first and second.find("WKSHP-Shell101") is None
     cache.invalidate()
     assert cache.get() is not second
+    uncached = CatalogueCache(ctx.db, lambda v: {"slug": v.workshop.slug}, 0, lambda: now[0])
+    assert uncached.get() is not uncached.get()  # ttl 0: every read is a query
+    assert uncached.fresh() is None
 
 
 def test_seats_left_in_the_api_follow_a_registration_at_once(

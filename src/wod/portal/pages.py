@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 
 from wod import i18n
 from wod.api.deps import Ctx, client_address
@@ -120,13 +121,30 @@ def _snapshot(request: Request) -> Snapshot | None:
     return snapshot
 
 
+def _page_key(request: Request, chosen: Filter) -> tuple[str, ...]:
+    return (i18n.current(), chosen.tab_value, chosen.query, str(request.url.query))
+
+
 @router.get("/", response_class=HTMLResponse)
-def catalogue(request: Request, ctx: Ctx, tab: str = "all", q: str = "") -> Response:
+async def catalogue(request: Request, tab: str = "all", q: str = "") -> Response:
+    """The catalogue; a page already rendered from the current snapshot is answered from the
+    event loop, anything else (a new snapshot, a new search) in a worker thread."""
+    snapshot = request.app.state.catalogue.fresh()
+    if snapshot is not None:
+        chosen = Filter.parse(tab, q, snapshot.categories)
+        body = snapshot.pages.get(_page_key(request, chosen))
+        if body is not None:
+            return HTMLResponse(body, headers={"content-language": i18n.current()})
+    return await run_in_threadpool(_catalogue_page, request, tab, q)
+
+
+def _catalogue_page(request: Request, tab: str, q: str) -> Response:
+    ctx = request.app.state.ctx
     snapshot = _snapshot(request)
     if snapshot is None:
         return _page(request, ctx, "catalogue.html", 503, with_csrf=False, unavailable=True)
     chosen = Filter.parse(tab, q, snapshot.categories)
-    key = (i18n.current(), chosen.tab, chosen.category, chosen.query, str(request.url.query))
+    key = _page_key(request, chosen)
     body = snapshot.pages.get(key)
     if body is None:
         response = _page(

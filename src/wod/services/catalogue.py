@@ -161,7 +161,8 @@ class CatalogueCache:
     """A snapshot shared by the requests of one process, rebuilt when older than ``ttl``.
 
     One request rebuilds it while the others keep reading the previous one (a reader never
-    waits for another's queries, except the very first)."""
+    waits for another's queries, except the very first). With ``ttl`` 0 nothing is shared:
+    every request reads the database."""
 
     def __init__(
         self,
@@ -174,7 +175,18 @@ class CatalogueCache:
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
+    def fresh(self) -> Snapshot | None:
+        """The snapshot if it is recent enough, without touching the database (for the event
+        loop: a request that gets None calls :meth:`get` in a worker thread)."""
+        snapshot = self._snapshot
+        if snapshot is not None and self._monotonic() - snapshot.taken_at < self._ttl:
+            return snapshot
+        return None
+
     def get(self) -> Snapshot:
+        if self._ttl <= 0:
+            with self._db.read() as session:
+                return take_snapshot(session, self._public, self._monotonic())
         snapshot = self._snapshot
         now = self._monotonic()
         if snapshot is not None and now - snapshot.taken_at < self._ttl:

@@ -26,6 +26,7 @@
       return;
     }
     var canvas = document.createElement("canvas");
+    var figures = holder.parentNode.querySelector("details.figures");
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", spec.title + ". The table below gives the same figures.");
     holder.appendChild(canvas);
@@ -41,11 +42,15 @@
       type: spec.kind,
       data: {labels: spec.labels, datasets: datasets},
       options: {
+        maintainAspectRatio: false,
         animation: reduced ? false : {duration: 300},
         scales: {x: {stacked: spec.stacked}, y: y},
         plugins: {legend: {display: spec.series.length > 1}}
       }
     });
+    if (figures) {
+      figures.open = false;  /* the chart shows them; the table is one click away */
+    }
   }
 
   specs.forEach(draw);

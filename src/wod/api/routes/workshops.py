@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from wod.api.deps import Ctx
 from wod.api.schemas import WorkshopPublic
@@ -34,10 +35,11 @@ def to_public(view: WorkshopView, settings: Settings) -> WorkshopPublic:
 
 
 @router.get("/workshops", response_model=list[WorkshopPublic])
-def workshops(request: Request) -> Response:
+async def workshops(request: Request) -> Response:
     """Every active workshop, in catalogue order. Seats left are at most
     ``api.catalogue_ttl`` seconds old."""
-    snapshot = request.app.state.catalogue.get()
+    cache = request.app.state.catalogue
+    snapshot = cache.fresh() or await run_in_threadpool(cache.get)
     return Response(snapshot.api_body, media_type="application/json")
 
 
