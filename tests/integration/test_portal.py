@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -128,3 +129,32 @@ def test_form_says_where_the_manage_link_went_and_rejects_disposable_mail(
         "/workshops/WKSHP-Shell101/register", data=form(csrf(client), email="x@mailinator.com")
     )
     assert rejected.status_code == 422 and 'id="email-error"' in rejected.text
+
+
+@pytest.mark.parametrize("action", ["extend", "end"])
+@pytest.mark.parametrize("bad", ["", "x" * 43], ids=["missing", "wrong"])
+def test_manage_actions_refuse_a_missing_or_wrong_csrf_token(
+    client: TestClient,
+    ctx: AppContext,
+    token: str,
+    agent,
+    action: str,
+    bad: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from wod.domain.secrets import manage_token
+
+    client.post("/workshops/WKSHP-Python101/register", data=form(csrf(client)))
+    agent.run_once()
+
+    def state() -> tuple[object, ...]:
+        with ctx.db.read() as s:
+            reg = s.scalars(select(Registration)).one()
+            return (reg.state, reg.ends_at, reg.extended, reg.ended_reason)
+
+    with ctx.db.read() as s:
+        nonce = s.scalars(select(Registration.manage_nonce)).one()
+    secret = manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
+    before = state()
+    answer = client.post(f"/manage/{secret}/{action}", data={"csrf_token": bad, "confirm": "yes"})
+    assert answer.status_code == 403 and "Your form expired" in answer.text
+    assert state() == before
