@@ -89,16 +89,31 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str)
             return any("credentials" in m["subject"] for m in mail)
 
         wait_for(credentials, 60, "the credentials email")
+
+        password_file = data / "admin_password"  # the console's first user, made by wod up
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        with httpx.Client(base_url=api) as browser:
+            browser.get("/admin/login")
+            form = {
+                "username": "admin",
+                "password": password_file.read_text().strip(),
+                "csrf_token": browser.cookies["wod_csrf"],
+            }
+            assert browser.post("/admin/login", data=form).headers["location"] == "/admin"
+            assert "Live registrations" in browser.get("/admin").text
     text = "\n".join(output)
-    for url in (f"{api}/", f"{api}/dev/mail", f"http://127.0.0.1:{ports['hub']}/"):
+    for url in (f"{api}/", f"{api}/dev/mail", f"{api}/admin", f"http://127.0.0.1:{ports['hub']}/"):
         assert url in text
     assert "stopped" in text
     for port in (ports["api"], ports["hub"], ports["smtp"], ports["hub"] + 80):
         assert port_is_free(port), f"port {port} still taken after Ctrl-C"
     assert not (data / "hub" / "jupyterhub.pid").exists()
 
-    with wod_up(data, ports, database_url):
+    first_password = password_file.read_text()
+    with wod_up(data, ports, database_url) as again_output:
         seats = {w["slug"]: w["seats_left"] for w in httpx.get(f"{api}/api/v1/workshops").json()}
         assert seats == {"WKSHP-Python101": 10, "WKSHP-Shell101": 9}  # the first run's seat
         again = httpx.post(f"{api}/api/v1/registrations", json=body)
         assert again.status_code == 409 and again.json()["code"] == "already_registered"
+    assert password_file.read_text() == first_password  # made once, never reset
+    assert "user 'admin' created" not in "\n".join(again_output)

@@ -19,13 +19,15 @@ import uvicorn
 from wod import logs
 from wod.api.app import create_app
 from wod.cli.common import console, edge, settings
-from wod.context import build_context
+from wod.context import AppContext, build_context
 from wod.db.migrate import current_revision, head_revision, upgrade
 from wod.errors import ConfigError, Failure
 from wod.hub.process import HubProcess
 from wod.ports import port_is_free
+from wod.services import admins
 from wod.services.importer import apply_import, plan_import
 from wod.services.locations import ensure_location, rotate_token
+from wod.services.tokens import Role
 from wod.settings import Settings
 
 LOCATION = "local"
@@ -143,9 +145,33 @@ def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
             f"database ready, {len(report.workshops)} workshop(s) imported, "
             f"location {LOCATION!r} with seats {low}-{high}"
         )
+        _first_admin(ctx, current.data_dir.resolve() / ADMIN_PASSWORD_FILE)
         return token
     finally:
         ctx.close()
+
+
+ADMIN_PASSWORD_FILE = "admin_password"  # noqa: S105 (a file name)
+
+
+def _first_admin(ctx: AppContext, password_file: Path) -> None:
+    """On a database without any console user, an ``admin`` with a random password kept in
+    the data folder (0600), so that the console can be tried at once; never a default one."""
+    if not admins.list_users(ctx):
+        password = secrets.token_urlsafe(15)
+        password_file.unlink(missing_ok=True)
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(password + "\n")
+        admins.create_user(ctx, "admin", password, Role.admin)
+        console.print(f"admin console user 'admin' created; its password is in {password_file}")
+
+
+def _admin_hint(data_dir: Path) -> str:
+    password_file = data_dir.resolve() / ADMIN_PASSWORD_FILE
+    if password_file.exists():
+        return f"  (user admin, password: cat {password_file})"
+    return "  (users: wod admins list)"
 
 
 class Stack:
@@ -246,6 +272,7 @@ def up(
             f"\n[bold green]wod is up[/bold green]\n"
             f"  portal        http://127.0.0.1:{api_port}/\n"
             f"  mail catcher  http://127.0.0.1:{api_port}/dev/mail\n"
+            f"  admin console http://127.0.0.1:{api_port}/admin{_admin_hint(data_dir)}\n"
             f"  JupyterHub    http://127.0.0.1:{hub_port}/\n"
             f"  api docs      http://127.0.0.1:{api_port}/api/docs\n"
             f"  state         {data_dir.resolve()}\n"
