@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -249,6 +249,9 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(
 
 
 def test_lockout_after_n_failures_then_unlock(anonymous: TestClient, ctx: AppContext) -> None:
+    # the cli below reads the wall clock: lock the account at the real time
+    assert isinstance(ctx.clock, FakeClock)
+    ctx.clock.set(datetime.now(UTC))
     for _ in range(ctx.settings.admin.lockout_attempts):
         assert login(anonymous, "alice", "not the password").status_code == 401
     locked = login(anonymous, "alice")
