@@ -32,6 +32,7 @@ LANGUAGES: Mapping[str, str] = {"en": "English", "fr": "Français"}
 DEFAULT = "en"
 COOKIE = "wod_lang"
 QUERY = "lang"
+ADMIN = "/admin"  # the console's path prefix
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("wod_language", default=DEFAULT)
 
@@ -163,6 +164,11 @@ class LanguageMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] == ADMIN or scope["path"].startswith(ADMIN + "/"):
+            # the admin console is in English only: its refusals too, whatever the browser asks
+            with use(DEFAULT):
+                await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
         chosen = connection.query_params.get(QUERY)

@@ -580,6 +580,35 @@ def test_an_email_page_hides_the_password_and_the_manage_link(
     assert creds.subject and str(escape(creds.subject)) in page
 
 
+def test_an_email_page_shows_the_text_in_the_registrations_language(
+    alice: TestClient, ctx: AppContext
+) -> None:
+    french = RegistrationRequest(
+        "WKSHP-Python101", "marie@example.org", "Marie Curie", "Acme", True, "fr"
+    )
+    register(ctx, french)
+    outbox.send_due(ctx)
+    with ctx.db.read() as s:
+        welcome = s.scalars(select(Email).where(Email.kind == "welcome")).one()
+    page = alice.get(f"/admin/emails/{welcome.id}", headers={"accept-language": "en"}).text
+    assert "Bonjour Marie Curie" in page and "Hello Marie Curie" not in page
+    assert '<html lang="en">' in page  # the console itself stays in English
+
+
+def test_the_console_answers_in_english_whatever_the_browser_asks(
+    anonymous: TestClient,
+) -> None:
+    def refusal(language: str) -> str:
+        form = {"username": "alice", "password": PASSWORD}  # no CSRF token
+        answer = anonymous.post("/admin/login", data=form, headers={"accept-language": language})
+        assert answer.status_code == 403
+        return answer.text
+
+    assert refusal("fr") == refusal("en")
+    page = anonymous.get("/admin/login?lang=fr", headers={"accept-language": "fr"})
+    assert '<html lang="en">' in page.text and "wod_lang" not in page.headers.get("set-cookie", "")
+
+
 def test_emails_of_an_ended_registration_that_no_longer_hold_are_not_resent(
     alice: TestClient, ctx: AppContext, world: dict[str, int]
 ) -> None:
@@ -665,7 +694,8 @@ def test_dashboard_figures_tables_and_chart_data(
     live = text.split('id="table-live"')[1].split("</table>")[0]
     assert re.search(r"WKSHP-Python101</th><td>local</td><td>1</td>", live)
     days = text.split('id="table-registrations"')[1].split("</table>")[0]
-    assert "2026-11-21" in days and re.search(r"2026-11-28</th><td>2</td>", days)
+    assert "2026-11-22" in days and "2026-11-21" not in days  # 7 whole days, today included
+    assert re.search(r"2026-11-28</th><td>2</td>", days)
     outcomes = text.split('id="table-outcomes"')[1].split("</table>")[0]
     assert re.search(r"Ended early</th><td>1</td>", outcomes)
     assert '<option value="7" selected>' in text
@@ -691,6 +721,18 @@ def test_the_stats_api_still_answers(ctx: AppContext, world: dict[str, int]) -> 
         figures = dashboard(s, ctx.clock.now(), 30)
     assert figures["outcomes"] == {"live": 1, "ended": 0, "ended_early": 1, "failed": 0}
     assert {"location": "local", "state": "broken", "count": 1} in figures["seats"]
+
+
+def test_registrations_per_day_count_whole_days(ctx: AppContext, world: dict[str, int]) -> None:
+    from wod.services.stats import dashboard
+
+    made = ctx.clock.now()  # the world's registrations: 2026-11-28, 09:00
+    last_day_in = datetime(2026, 12, 4, 23, 59, tzinfo=UTC)  # 7 days: 11-28 to 12-04
+    with ctx.db.read() as s:
+        inside = dashboard(s, last_day_in, 7)["registrations_per_day"]
+        outside = dashboard(s, last_day_in + timedelta(minutes=2), 7)["registrations_per_day"]
+    assert [d["day"] for d in inside] == [str(made.date())]
+    assert outside == []
 
 
 # --------------------------------------------------------------------- wod admins

@@ -216,8 +216,8 @@ def test_each_chart_has_a_table_with_the_same_figures() -> None:
     board = charts.build(figures(), datetime(2026, 11, 28, 9, tzinfo=UTC), 7)
     by_id = {c.id: c for c in board.charts}
     days = by_id["registrations"]
-    assert days.labels[0] == "2026-11-21" and days.labels[-1] == "2026-11-28"
-    assert days.series[0].data == [0, 0, 0, 0, 3, 0, 0, 1]  # days without any are zeros
+    assert days.labels[0] == "2026-11-22" and days.labels[-1] == "2026-11-28"  # 7 whole days
+    assert days.series[0].data == [0, 0, 0, 3, 0, 0, 1]  # days without any are zeros
     assert [row[1] for row in days.rows] == days.series[0].data
     assert by_id["outcomes"].series[0].data == [2, 5, 1, 1]
     assert by_id["seats"].rows == [["local", 18, 0, 2, 0, 0, 0]]

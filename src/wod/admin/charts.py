@@ -61,7 +61,7 @@ def build(figures: dict[str, Any], now: datetime, days: int) -> Dashboard:
     """The dashboard of ``figures`` over the last ``days``."""
     outcomes = figures["outcomes"]
     per_day = {row["day"]: row["count"] for row in figures["registrations_per_day"]}
-    span = _day_span((now - timedelta(days=days)).date(), now.date())
+    span = _day_span((now - timedelta(days=days - 1)).date(), now.date())  # today included
     totals = {
         "live": outcomes["live"],
         "registrations": sum(per_day.values()),

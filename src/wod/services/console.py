@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from wod import i18n
 from wod.context import AppContext
 from wod.db.models import Email, Job, Location, Registration, Seat, Workshop
 from wod.domain.states import (
@@ -23,7 +24,7 @@ from wod.domain.states import (
 )
 from wod.errors import InvalidState, NotFound, WodError
 from wod.mail.render import render_email, template_dirs
-from wod.services.outbox import email_variables
+from wod.services.outbox import email_language, email_variables
 from wod.services.retry import check_resendable, retryable_seat
 
 T = TypeVar("T")
@@ -302,15 +303,20 @@ def email_detail(ctx: AppContext, email_id: int) -> EmailDetail:
             refusal = None
         except InvalidState as exc:
             refusal = exc.message
+        language = email_language(session, email)
         try:
-            variables = email_variables(ctx, session, email)
+            with i18n.use(language):
+                variables = email_variables(ctx, session, email)
         except WodError as exc:
             return EmailDetail(email, email.subject, None, exc.message, refusal)
     variables["password"] = HIDDEN
     if variables.get("manage_url"):
         variables["manage_url"] = ctx.settings.absolute_url(f"/manage/{HIDDEN}")
     try:
-        rendered = render_email(email.kind, variables, template_dirs(ctx.settings.content.paths))
+        with i18n.use(language):  # as the participant received it, not the admin's language
+            rendered = render_email(
+                email.kind, variables, template_dirs(ctx.settings.content.paths)
+            )
     except Exception as exc:  # a template error is shown, not raised: the page still works
         return EmailDetail(email, email.subject, None, f"cannot be rendered: {exc}", refusal)
     return EmailDetail(email, email.subject or rendered.subject, rendered.text, None, refusal)

@@ -15,8 +15,9 @@ What a purge does, in one transaction:
    keep their kind, state and dates with the erased address. The level badges this
    registration triggered are deleted (they record the address). ``erased_at`` is set.
 
-What stays: the workshop, seat, dates, state, outcome and completion, so the figures of the
-dashboard still add up. A registration is purged once.
+What stays: the workshop, seat, dates, state, outcome and completion, so the dashboard's
+registrations, outcomes and completion still count it; its badge levels no longer do (they
+were the person's). A registration is purged once.
 """
 
 from __future__ import annotations

@@ -19,10 +19,11 @@ EARLY = (ENDED_BY_PARTICIPANT, ENDED_BY_ADMIN, PURGED_BY_ADMIN)
 
 
 def dashboard(session: Session, now: datetime, days: int) -> dict[str, Any]:
-    """Live seats by workshop and location, registrations per day since ``days`` ago (days
-    without any are left out), outcomes, mean completion per workshop, badge levels reached,
-    and the seats of each location by state."""
-    since = now - timedelta(days=days)
+    """Live seats by workshop and location, registrations per day over the last ``days``
+    whole days, today included (days without any are left out), outcomes, mean completion
+    per workshop, badge levels reached, and the seats of each location by state."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = midnight - timedelta(days=days - 1)  # the first day counted whole
     live = session.execute(
         select(Workshop.slug, Location.name, func.count())
         .select_from(Registration)
