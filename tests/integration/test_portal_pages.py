@@ -172,6 +172,26 @@ def test_terms_and_privacy_pages_from_wod_then_from_content(
     assert "Conditions" in portal.get("/terms", headers={"Accept-Language": "fr"}).text
 
 
+def test_a_page_with_an_error_in_its_text_says_so_and_the_log_says_where(
+    portal: TestClient, layered: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    pages = layered.content.paths[-1] / "pages"
+    pages.mkdir()
+    (pages / "privacy.md").write_text("# Privacy\n\nWe are {{ company_name }}.\n")
+    answer = portal.get("/privacy", headers={"Accept-Language": "fr"})
+    assert answer.status_code == 500
+    assert "Page indisponible" in answer.text and layered.branding.sender in answer.text
+    logged = caplog.text
+    assert str(pages / "privacy.md") in logged and "'company_name' is undefined" in logged
+    assert "line 3:" in logged and "organisation" in logged  # where, and the names it may use
+    (pages / "privacy.md").write_text("# Privacy\n\nWe are {{ organisation }.\n")
+    caplog.clear()
+    assert portal.get("/privacy").status_code == 500
+    assert "line 3:" in caplog.text  # a syntax error too
+    (pages / "privacy.md").write_text("# Privacy\n\nWe are {{ organisation }}.\n")
+    assert portal.get("/privacy").status_code == 200  # fixed: shown at once
+
+
 def test_catalogue_is_served_from_a_snapshot_refreshed_after_ttl_or_a_registration(
     ctx: AppContext, token: str
 ) -> None:

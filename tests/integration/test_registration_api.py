@@ -169,6 +169,13 @@ def test_inactive_workshop_is_not_bookable(client: TestClient, ctx: AppContext, 
         w.active = False
     answer = client.post("/api/v1/registrations", json={**GOOD, "workshop": "WKSHP-Shell101"})
     assert answer.status_code == 404 and answer.json()["code"] == "workshop_not_found"
+    assert "No workshop 'WKSHP-Shell101' is open" in answer.json()["detail"]
+    french = client.post(
+        "/api/v1/registrations",
+        json={**GOOD, "workshop": "WKSHP-Shell101"},
+        headers={"accept-language": "fr"},
+    )
+    assert "Aucun atelier 'WKSHP-Shell101' n'est ouvert" in french.json()["detail"]
     assert [w["slug"] for w in client.get("/api/v1/workshops").json()] == ["WKSHP-Python101"]
 
 

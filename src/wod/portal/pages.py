@@ -7,6 +7,7 @@ seat counts and the countdown); every text in the request's language (:mod:`wod.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -36,6 +37,8 @@ from wod.services.manage import registration_for_token, status_of
 from wod.services.outbox import status_text
 from wod.services.registration import RegistrationRequest, register
 from wod.settings import Mode
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(files("wod.portal") / "templates"))
@@ -281,7 +284,11 @@ def privacy(request: Request, ctx: Ctx) -> Response:
 
 
 def _legal_page(request: Request, ctx: Ctx, name: str) -> Response:
-    text = legal.render(name, i18n.current(), ctx.settings)
+    try:
+        text = legal.render(name, i18n.current(), ctx.settings)
+    except legal.LegalPageError as exc:
+        log.error("the %s page cannot be shown: %s", name, exc)
+        return _page(request, ctx, "legal_error.html", status=500, with_csrf=False)
     return _page(request, ctx, "legal.html", with_csrf=False, title=text.title, body=text.html)
 
 

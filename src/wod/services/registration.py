@@ -185,7 +185,8 @@ def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -
         select(Workshop).where(Workshop.slug == request.workshop).with_for_update()
     )
     if workshop is None or not workshop.active:
-        raise WorkshopNotFound(f"No workshop {request.workshop!r} is open for registration.")
+        slug = repr(request.workshop)
+        raise WorkshopNotFound(_("No workshop %(slug)s is open for registration.", slug=slug))
     live_email = select(Registration.id).where(
         Registration.email == request.email, Registration.state.in_(EMAIL_HOLDING)
     )
