@@ -339,6 +339,15 @@ class AdminSettings(BaseModel):
     session_lifetime: Duration = Field(
         timedelta(hours=12), description="How long an admin console login lasts."
     )
+    login_attempts_per_address: int = Field(
+        30,
+        ge=1,
+        description="Admin console logins one client address may try per login_window, "
+        "whichever accounts they name.",
+    )
+    login_window: Duration = Field(
+        timedelta(minutes=15), description="The window of login_attempts_per_address."
+    )
 
 
 class Settings(BaseSettings):

@@ -263,6 +263,22 @@ def test_lockout_after_n_failures_then_unlock(anonymous: TestClient, ctx: AppCon
     assert login(anonymous, "alice").status_code == 303
 
 
+def test_one_address_trying_many_accounts_is_slowed_down(
+    anonymous: TestClient, ctx: AppContext
+) -> None:
+    ctx.settings.admin.login_attempts_per_address = 3
+    for name in ("mallory", "trent", "victor"):  # no account reaches its own lockout
+        assert login(anonymous, name, "not the password").status_code == 401
+    refused = login(anonymous, "alice")  # even the right password
+    assert refused.status_code == 429 and "Too many logins from your address" in refused.text
+    assert int(refused.headers["retry-after"]) == 15 * 60
+    assert "wod_admin" not in anonymous.cookies
+    with ctx.db.read() as s:
+        assert s.scalars(select(AdminUser.failed_attempts).order_by(AdminUser.id)).all() == [0, 1]
+    ctx.clock.advance(ctx.settings.admin.login_window)  # type: ignore[attr-defined]
+    assert login(anonymous, "alice").status_code == 303
+
+
 def test_logout_ends_the_session_on_the_server(app, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
     with TestClient(app) as client:
         login(client, "alice")

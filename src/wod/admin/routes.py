@@ -27,11 +27,11 @@ from wod.admin.web import (
     redirect,
     render,
 )
-from wod.api.deps import Ctx
+from wod.api.deps import Ctx, client_address
 from wod.domain.states import EmailState, JobState, RegistrationState, SeatState, Verb
-from wod.errors import ContentError, NotAuthenticated, Refusal
+from wod.errors import ContentError, NotAuthenticated, RateLimited, Refusal
 from wod.portal import csrf
-from wod.services import admins, console, importer, manage, retry, seats
+from wod.services import admins, console, importer, manage, ratelimit, retry, seats
 from wod.services.erasure import purge_registration
 from wod.services.stats import dashboard as dashboard_figures
 
@@ -111,19 +111,29 @@ def login(
             error=message,
             username=username,
         )
+    limits = ctx.settings.admin
     try:
+        address = f"admin-login:{client_address(request)}"
+        ratelimit.hit(ctx, address, limits.login_attempts_per_address, limits.login_window)
         user = admins.authenticate(ctx, username, password)
-    except NotAuthenticated as exc:
-        return render(
+    except (RateLimited, NotAuthenticated) as exc:
+        status, message = 401, exc.message
+        if isinstance(exc, RateLimited):
+            minutes = -(-exc.retry_after // 60)
+            status, message = 429, f"Too many logins from your address: try again in {minutes} min."
+        answer = render(
             request,
             ctx,
             "login.html",
             None,
-            status=401,
+            status=status,
             next=target,
-            error=exc.message,
+            error=message,
             username=username,
         )
+        if isinstance(exc, RateLimited):
+            answer.headers["retry-after"] = str(exc.retry_after)
+        return answer
     token = admins.create_session(ctx, user)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
