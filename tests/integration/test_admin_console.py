@@ -793,3 +793,31 @@ def test_admins_commands(ctx: AppContext) -> None:
     unknown = runner.invoke(cli, ["admins", "passwd", "nobody"], env=env)
     assert unknown.exit_code == 1 and "no admin user named 'nobody'" in unknown.output
     assert runner.invoke(cli, ["admins", "remove", "nobody"], env=env).exit_code == 1
+
+
+def test_a_role_changes_from_the_next_request(ctx: AppContext, victor: TestClient) -> None:
+    env = {"WOD_DATABASE_URL": ctx.settings.resolved_database_url}
+    assert act(victor, "/admin/seats/local/3/purge").status_code == 403
+    promoted = CliRunner().invoke(cli, ["admins", "role", "victor", "admin"], env=env)
+    assert promoted.exit_code == 0 and "'victor' is now admin" in promoted.output
+    assert act(victor, "/admin/seats/local/3/purge").status_code == 303  # same session
+    wrong = CliRunner().invoke(cli, ["admins", "role", "victor", "owner"], env=env)
+    assert wrong.exit_code == 2 and "owner" in wrong.output
+    assert CliRunner().invoke(cli, ["admins", "role", "nobody", "viewer"], env=env).exit_code == 1
+
+
+def test_the_first_users_password_file_goes_when_it_no_longer_holds(
+    ctx: AppContext, users: None, tmp_path: Path
+) -> None:
+    env = {"WOD_DATABASE_URL": ctx.settings.resolved_database_url, "WOD_DATA_DIR": str(tmp_path)}
+    password_file = tmp_path / "admin_password"
+    admins.create_user(ctx, admins.FIRST_USER, PASSWORD, Role.admin)
+    password_file.write_text(PASSWORD + "\n")
+    runner = CliRunner()
+    other = runner.invoke(cli, ["admins", "passwd", "alice", "--password-stdin"], PASSWORD, env=env)
+    assert other.exit_code == 0 and password_file.exists()  # another user's: the file stays
+    changed = runner.invoke(
+        cli, ["admins", "passwd", "admin", "--password-stdin"], "a brand new password\n", env=env
+    )
+    assert changed.exit_code == 0 and f"removed {password_file}" in changed.output
+    assert not password_file.exists()

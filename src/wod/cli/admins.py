@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wod.cli.common import console, context, edge
+from wod.context import AppContext
 from wod.services import admins
 from wod.services.tokens import Role
 
@@ -64,8 +65,10 @@ def list_() -> None:
 @edge
 def remove(username: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
     """Remove a user: their sessions end at once."""
-    admins.remove_user(context(), username)
+    ctx = context()
+    admins.remove_user(ctx, username)
     console.print(f"{username!r} removed")
+    _forget_first_password(ctx, username)
 
 
 @app.command("passwd")
@@ -79,6 +82,26 @@ def passwd(
     admins.find_user(ctx, username)  # before asking for a password
     admins.set_password(ctx, username, _password(password_stdin))
     console.print(f"password of {username!r} changed; their sessions ended")
+    _forget_first_password(ctx, username)
+
+
+def _forget_first_password(ctx: AppContext, username: str) -> None:
+    """The password ``wod up`` wrote for its first user no longer holds: remove its file."""
+    password_file = admins.first_password_file(ctx.settings)
+    if username == admins.FIRST_USER and password_file.exists():
+        password_file.unlink()
+        console.print(f"removed {password_file}: it held the old password")
+
+
+@app.command("role")
+@edge
+def role(
+    username: Annotated[str, typer.Argument(help="The user's name.")],
+    new_role: Annotated[Role, typer.Argument(metavar="ROLE", help="admin or viewer.")],
+) -> None:
+    """Change a user's role, in force from their next request."""
+    admins.set_role(context(), username, new_role)
+    console.print(f"{username!r} is now {new_role.value}")
 
 
 @app.command("unlock")

@@ -145,13 +145,10 @@ def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
             f"database ready, {len(report.workshops)} workshop(s) imported, "
             f"location {LOCATION!r} with seats {low}-{high}"
         )
-        _first_admin(ctx, current.data_dir.resolve() / ADMIN_PASSWORD_FILE)
+        _first_admin(ctx, admins.first_password_file(current))
         return token
     finally:
         ctx.close()
-
-
-ADMIN_PASSWORD_FILE = "admin_password"  # noqa: S105 (a file name)
 
 
 def _first_admin(ctx: AppContext, password_file: Path) -> None:
@@ -163,14 +160,15 @@ def _first_admin(ctx: AppContext, password_file: Path) -> None:
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(password + "\n")
-        admins.create_user(ctx, "admin", password, Role.admin)
-        console.print(f"admin console user 'admin' created; its password is in {password_file}")
+        admins.create_user(ctx, admins.FIRST_USER, password, Role.admin)
+        user = admins.FIRST_USER
+        console.print(f"admin console user {user!r} created; its password is in {password_file}")
 
 
-def _admin_hint(data_dir: Path) -> str:
-    password_file = data_dir.resolve() / ADMIN_PASSWORD_FILE
+def _admin_hint(current: Settings) -> str:
+    password_file = admins.first_password_file(current)
     if password_file.exists():
-        return f"  (user admin, password: cat {password_file})"
+        return f"  (user {admins.FIRST_USER}, password: cat {password_file})"
     return "  (users: wod admins list)"
 
 
@@ -272,7 +270,7 @@ def up(
             f"\n[bold green]wod is up[/bold green]\n"
             f"  portal        http://127.0.0.1:{api_port}/\n"
             f"  mail catcher  http://127.0.0.1:{api_port}/dev/mail\n"
-            f"  admin console http://127.0.0.1:{api_port}/admin{_admin_hint(data_dir)}\n"
+            f"  admin console http://127.0.0.1:{api_port}/admin{_admin_hint(current)}\n"
             f"  JupyterHub    http://127.0.0.1:{hub_port}/\n"
             f"  api docs      http://127.0.0.1:{api_port}/api/docs\n"
             f"  state         {data_dir.resolve()}\n"

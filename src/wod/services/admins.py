@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,11 +26,13 @@ from wod.db.models import AdminSession, AdminUser
 from wod.domain.secrets import hash_password, hash_token, verify_password
 from wod.errors import FieldProblem, InvalidInput, NotAuthenticated, NotFound
 from wod.services.tokens import Role
+from wod.settings import Settings
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
 LAST_SEEN_PRECISION = timedelta(minutes=1)
+FIRST_USER = "admin"  # made by ``wod up`` on a database without console users
 LOGIN_REFUSED = "Wrong user name or password, or the account is locked: try again later."
 
 
@@ -113,6 +116,17 @@ def set_password(ctx: AppContext, username: str, password: str) -> None:
         user = _user(session, username)
         user.password_hash = password_hash
         session.execute(delete(AdminSession).where(AdminSession.user_id == user.id))
+
+
+def set_role(ctx: AppContext, username: str, role: Role) -> None:
+    """A new role, in force from the user's next request (their sessions stay)."""
+    with ctx.db.write() as session:
+        _user(session, username).role = role.value
+
+
+def first_password_file(settings: Settings) -> Path:
+    """Where ``wod up`` keeps the password of the console's first user, :data:`FIRST_USER`."""
+    return settings.data_dir.resolve() / "admin_password"
 
 
 def unlock(ctx: AppContext, username: str) -> None:
