@@ -32,7 +32,6 @@ LANGUAGES: Mapping[str, str] = {"en": "English", "fr": "Français"}
 DEFAULT = "en"
 COOKIE = "wod_lang"
 QUERY = "lang"
-ADMIN = "/admin"  # the console's path prefix
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("wod_language", default=DEFAULT)
 
@@ -156,20 +155,23 @@ def switch_url(url: URL, language: str) -> str:
 
 
 class LanguageMiddleware:
-    """Pick each request's language, and remember an explicit ``?lang=`` in a cookie."""
+    """Pick each request's language, and remember an explicit ``?lang=`` in a cookie. Paths
+    under a prefix of ``fixed`` always get that prefix's language (a part of the site that is
+    not translated), with no negotiation and no cookie."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, fixed: Mapping[str, str] | None = None) -> None:
         self.app = app
+        self.fixed = dict(fixed or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] == ADMIN or scope["path"].startswith(ADMIN + "/"):
-            # the admin console is in English only: its refusals too, whatever the browser asks
-            with use(DEFAULT):
-                await self.app(scope, receive, send)
-            return
+        for prefix, fixed_language in self.fixed.items():
+            if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
+                with use(fixed_language):
+                    await self.app(scope, receive, send)
+                return
         connection = HTTPConnection(scope)
         chosen = connection.query_params.get(QUERY)
         language = negotiate(

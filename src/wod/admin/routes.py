@@ -99,29 +99,9 @@ def login(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     target = local_path(next)
-    if not csrf.valid(request, csrf_token):
-        message = "This form expired: log in again."
+
+    def refused(status: int, message: str) -> Response:
         return render(
-            request,
-            ctx,
-            "login.html",
-            None,
-            status=403,
-            next=target,
-            error=message,
-            username=username,
-        )
-    limits = ctx.settings.admin
-    try:
-        address = f"admin-login:{client_address(request)}"
-        ratelimit.hit(ctx, address, limits.login_attempts_per_address, limits.login_window)
-        user = admins.authenticate(ctx, username, password)
-    except (RateLimited, NotAuthenticated) as exc:
-        status, message = 401, exc.message
-        if isinstance(exc, RateLimited):
-            minutes = -(-exc.retry_after // 60)
-            status, message = 429, f"Too many logins from your address: try again in {minutes} min."
-        answer = render(
             request,
             ctx,
             "login.html",
@@ -131,9 +111,22 @@ def login(
             error=message,
             username=username,
         )
-        if isinstance(exc, RateLimited):
-            answer.headers["retry-after"] = str(exc.retry_after)
+
+    if not csrf.valid(request, csrf_token):
+        return refused(403, "This form expired: log in again.")
+    limits = ctx.settings.admin
+    try:
+        address = f"admin-login:{client_address(request)}"
+        ratelimit.hit(ctx, address, limits.login_attempts_per_address, limits.login_window)
+    except RateLimited as exc:
+        minutes = -(-exc.retry_after // 60)
+        answer = refused(429, f"Too many logins from your address: try again in {minutes} min.")
+        answer.headers["retry-after"] = str(exc.retry_after)
         return answer
+    try:
+        user = admins.authenticate(ctx, username, password)
+    except NotAuthenticated as exc:
+        return refused(401, exc.message)
     token = admins.create_session(ctx, user)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

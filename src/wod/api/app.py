@@ -10,7 +10,7 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from wod import __version__
+from wod import __version__, i18n
 from wod.api.errors import install_error_handlers
 from wod.api.routes import backend, dev, health, registrations, seats, stats, workshops
 from wod.api.routes.workshops import to_public
@@ -68,7 +68,10 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
         return to_public(view, ctx.settings).model_dump(mode="json")
 
     app.state.catalogue = CatalogueCache(ctx.db, public, ctx.settings.api.catalogue_ttl)
-    app.add_middleware(LanguageMiddleware)
+    from wod.admin.web import PATH as ADMIN_PATH
+
+    # the admin console is in English only: its refusals too, whatever the browser asks
+    app.add_middleware(LanguageMiddleware, fixed={ADMIN_PATH: i18n.DEFAULT})
     install_error_handlers(app)
     for router in (
         workshops.router,

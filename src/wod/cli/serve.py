@@ -160,8 +160,7 @@ def _first_admin(ctx: AppContext, password_file: Path) -> None:
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(password + "\n")
-        admins.create_user(ctx, admins.FIRST_USER, password, Role.admin)
-        user = admins.FIRST_USER
+        user = admins.create_user(ctx, admins.FIRST_USER, password, Role.admin).username
         console.print(f"admin console user {user!r} created; its password is in {password_file}")
 
 
