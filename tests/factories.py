@@ -8,8 +8,8 @@ from typing import Any
 
 from wod.content.check import check_content
 from wod.context import AppContext
-from wod.services.importer import apply_import, plan_import
-from wod.services.locations import ensure_location, rotate_token
+from wod.services.admin.importer import apply_import, plan_import
+from wod.services.provisioning.locations import ensure_location, rotate_token
 
 
 def notebook(*cells: dict[str, Any], kernel: str = "python3") -> str:

@@ -16,13 +16,14 @@ from pydantic import SecretStr
 from tests.conftest import SAMPLE_CONTENT
 from tests.factories import seed
 from tests.servers import ApiServer
-from wod.api.app import create_app
 from wod.backend.agent import Agent, build_agent
 from wod.context import AppContext, build_context
 from wod.domain.clock import Clock
 from wod.hub.process import HubProcess
+from wod.notify import Topic
 from wod.ports import free_port
 from wod.settings import Settings
+from wod.web.app import create_app
 
 
 def stack_settings(
@@ -76,7 +77,7 @@ class LocalStack:
 
     def wake(self) -> None:
         """Run the scheduler and outbox passes now (after moving an injected clock)."""
-        self.api.server.config.app.state.wake()
+        self.ctx.notifier.publish([Topic.work])
 
 
 @contextmanager
@@ -110,7 +111,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     env = {
         "WOD_DATABASE_URL": settings.resolved_database_url,
         "WOD_CONTENT__PATHS": json.dumps([str(p) for p in settings.content.paths]),
-        "WOD_BACKEND__ACCOUNT_MODE": b.account_mode.value,
+        "WOD_BACKEND__ACCOUNT_MODE": b.account_mode,
         "WOD_BACKEND__STUDENTS_DIR": str(b.students_dir),
         "WOD_BACKEND__CREDENTIALS_DIR": str(b.credentials_dir),
         "WOD_BACKEND__UID_BASE": str(b.uid_base),

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from wod.content.layers import Content
 from wod.db.session import Database
 from wod.domain.clock import Clock, SystemClock
 from wod.domain.secrets import SecretBox
-from wod.mail.sender import Mailer, build_mailer
+from wod.mail.sender import Mailer, SmtpMailer
+from wod.notify import Notifier
 from wod.settings import Settings
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppContext:
-    """Settings plus the long-lived objects built from them."""
+    """Settings plus the long-lived objects built from them; every field is set (see
+    :func:`build_context`)."""
 
     settings: Settings
     db: Database
-    clock: Clock = field(default_factory=SystemClock)
-    mailer: Mailer | None = None
+    clock: Clock
+    mailer: Mailer
+    secret_box: SecretBox
+    content: Content
 
-    def __post_init__(self) -> None:
-        if self.mailer is None:
-            self.mailer = build_mailer(self.settings.smtp)
-        self.secret_box = SecretBox(self.settings.secret_key.get_secret_value())
-        self.content = Content(self.settings.content.paths)
+    @property
+    def notifier(self) -> Notifier:
+        """Told after each commit what changed (:mod:`wod.notify`)."""
+        return self.db.notifier
 
     def close(self) -> None:
         self.db.dispose()
@@ -34,10 +37,13 @@ class AppContext:
 def build_context(
     settings: Settings, *, clock: Clock | None = None, mailer: Mailer | None = None
 ) -> AppContext:
-    """The context of a process that uses the database (api, cli)."""
+    """The context of a process that uses the database (api, cli): the real clock and SMTP
+    unless told otherwise (tests give a fake clock and a memory mailer)."""
     return AppContext(
         settings=settings,
-        db=Database(settings.resolved_database_url),
+        db=Database(settings.resolved_database_url, notifier=Notifier()),
         clock=clock or SystemClock(),
-        mailer=mailer,
+        mailer=mailer or SmtpMailer(settings.smtp),
+        secret_box=SecretBox(settings.secret_key.get_secret_value()),
+        content=Content(settings.content.paths),
     )

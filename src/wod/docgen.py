@@ -1,6 +1,7 @@
 """Reference pages generated from the code, so they cannot drift: the settings (from their
-declarations), the OpenAPI document (from the app), and the lifecycle diagrams (from the
-transition table). ``wod docs generate`` writes them; a test fails when a checked-in copy differs.
+declarations), the OpenAPI document (from the app), the lifecycle diagrams (from the
+transition table) and the kinds of email (from their table). ``wod docs generate`` writes them;
+a test fails when a checked-in copy differs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from wod.settings import Settings
 SETTINGS_PAGE = Path("reference/settings.md")
 OPENAPI_PAGE = Path("reference/openapi.json")
 LIFECYCLE_PAGE = Path("explanation/lifecycle.md")
+EMAILS_PAGE = Path("reference/emails.md")
 
 
 def _default(field: FieldInfo) -> str:
@@ -94,15 +96,16 @@ def settings_markdown() -> str:
 
 def openapi_json() -> str:
     """``docs/reference/openapi.json``: the api's OpenAPI document."""
-    from wod.api.app import create_app
-    from wod.context import AppContext
-    from wod.db.session import Database
+    from wod.context import build_context
+    from wod.web.app import create_app
 
     settings = Settings(database_url="sqlite:////tmp/wod-openapi-unused.sqlite3")
-    app = create_app(
-        AppContext(settings=settings, db=Database(settings.resolved_database_url)), background=False
-    )
-    return json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+    ctx = build_context(settings)
+    try:
+        document = create_app(ctx, background=False).openapi()
+    finally:
+        ctx.close()
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def lifecycle_markdown() -> str:
@@ -129,10 +132,40 @@ def lifecycle_markdown() -> str:
     return "\n".join(lines)
 
 
+def emails_markdown() -> str:
+    """``docs/reference/emails.md``: the table of email kinds."""
+    from wod.services.mail.kinds import KINDS, Liveness
+
+    resend = {
+        Liveness.always: "any time",
+        Liveness.seat_held: "while the registration holds its seat",
+        Liveness.active: "while the registration is active",
+    }
+    lines = [
+        "# Emails reference",
+        "",
+        "Generated from the table of kinds in `src/wod/services/mail/kinds.py` by",
+        "`wod docs generate`; do not edit by hand. Each kind is three templates,",
+        "`<kind>.subject.j2`, `<kind>.txt.j2` and `<kind>.html.j2` (see",
+        "[Customise the emails](../howto/customise-emails.md)), and one row of that table.",
+        "",
+        "| kind | to | when | resent by an admin | its own variables |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in sorted(KINDS.values(), key=lambda k: k.name):
+        own = ", ".join(f"`{v}`" for v in kind.variable_names) or "—"
+        lines.append(
+            f"| `{kind.name}` | {kind.audience.value} | {kind.description} | "
+            f"{resend[kind.liveness]} | {own} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 PAGES = {
     SETTINGS_PAGE: settings_markdown,
     OPENAPI_PAGE: openapi_json,
     LIFECYCLE_PAGE: lifecycle_markdown,
+    EMAILS_PAGE: emails_markdown,
 }
 
 

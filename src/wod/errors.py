@@ -3,7 +3,7 @@
 Two branches: :class:`Refusal` for expected answers to a request that cannot be granted
 (workshop full, already registered, bad input), and :class:`Failure` for things that broke
 (hub unreachable, template error, hook failed). Each class's docstring is its default message.
-HTTP statuses and exit codes are assigned only at the edges (``wod.api.errors``, the CLI).
+HTTP statuses and exit codes are assigned only at the edges (``wod.web.problems``, the CLI).
 """
 
 from __future__ import annotations

@@ -2,8 +2,13 @@
 
 The catalogues are ``wod/locale/<lang>/LC_MESSAGES/messages.po``, read with Babel when first
 needed (no compile step). English is the source language. The current language is a context
-variable: the api sets it per request (:class:`LanguageMiddleware`), the outbox per email
-(:func:`use`), so ``gettext`` anywhere — Python code or Jinja2's ``{% trans %}`` — answers in it.
+variable: the web layer sets it per request (:class:`wod.web.language.LanguageMiddleware`), the
+outbox per email (:func:`use`), so ``gettext`` anywhere — Python code or Jinja2's
+``{% trans %}`` — answers in it.
+
+This is the core: it imports no web framework, and Babel only when a catalogue other than
+the source language is read or a date is formatted, so that a process that never translates
+(the backend agent) never loads it.
 """
 
 from __future__ import annotations
@@ -17,15 +22,10 @@ from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
-from babel.dates import format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from starlette.datastructures import URL
-from starlette.requests import HTTPConnection
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+if TYPE_CHECKING:
+    import jinja2
 
 #: The languages that ship complete, with their own names (for the switch).
 LANGUAGES: Mapping[str, str] = {"en": "English", "fr": "Français"}
@@ -46,6 +46,9 @@ def translations(language: str) -> _gettext.NullTranslations:
     path = catalogue_path(language)
     if language == DEFAULT or not path.is_file():
         return _gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as po:
         catalog = read_po(po, locale=language)
     buffer = io.BytesIO()
@@ -105,6 +108,8 @@ def N_(message: str) -> str:
 
 def when(moment: datetime, *, language: str | None = None) -> str:
     """A date and time as people of the current language write it, in UTC."""
+    from babel.dates import format_datetime
+
     locale = language or _current.get()
     pattern = "HH:mm 'UTC', d MMM y" if locale == "fr" else "HH:mm 'UTC' 'on' d MMM y"
     return format_datetime(moment, pattern, tzinfo=None, locale=locale)
@@ -146,53 +151,3 @@ def negotiate(*, chosen: str | None, cookie: str | None, accept: str | None) -> 
         if tag in LANGUAGES:
             return tag
     return DEFAULT
-
-
-def switch_url(url: URL, language: str) -> str:
-    """The current page in another language (the visible switch; works without script)."""
-    target = url.include_query_params(**{QUERY: language})
-    return f"{target.path}?{target.query}"
-
-
-class LanguageMiddleware:
-    """Pick each request's language, and remember an explicit ``?lang=`` in a cookie. Paths
-    under a prefix of ``fixed`` always get that prefix's language (a part of the site that is
-    not translated), with no negotiation and no cookie."""
-
-    def __init__(self, app: ASGIApp, fixed: Mapping[str, str] | None = None) -> None:
-        self.app = app
-        self.fixed = dict(fixed or {})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for prefix, fixed_language in self.fixed.items():
-            if scope["path"] == prefix or scope["path"].startswith(prefix + "/"):
-                with use(fixed_language):
-                    await self.app(scope, receive, send)
-                return
-        connection = HTTPConnection(scope)
-        chosen = connection.query_params.get(QUERY)
-        language = negotiate(
-            chosen=chosen,
-            cookie=connection.cookies.get(COOKIE),
-            accept=connection.headers.get("accept-language"),
-        )
-        scope.setdefault("state", {})["language"] = language
-        remember = chosen in LANGUAGES and connection.cookies.get(COOKIE) != chosen
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"content-language", language.encode()))
-                vary = b"accept-language, cookie"
-                headers.append((b"vary", vary))
-                if remember:
-                    cookie = f"{COOKIE}={language}; Path=/; Max-Age=31536000; SameSite=Lax"
-                    headers.append((b"set-cookie", cookie.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        with use(language):
-            await self.app(scope, receive, send_with_cookie)

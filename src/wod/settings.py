@@ -48,11 +48,6 @@ class Mode(StrEnum):
     production = "production"
 
 
-class AccountMode(StrEnum):
-    hub = "hub"
-    system = "system"
-
-
 class SmtpSecurity(StrEnum):
     none = "none"
     starttls = "starttls"
@@ -210,7 +205,12 @@ class BackendSettings(BaseModel):
 
     api_url: str = Field("http://127.0.0.1:8000", description="URL of the api the agent calls.")
     token: SecretStr | None = Field(None, description="The location's agent token.")
-    account_mode: AccountMode = Field(AccountMode.hub, description="hub or system accounts.")
+    account_mode: str = Field(
+        "hub",
+        min_length=1,
+        description="The host mode, how seats exist on this hub host: hub, system, or a mode "
+        "a plug-in registers under the wod.host_modes entry-point group.",
+    )
     students_dir: Path = Field(
         Path(".wod/students"), description="Folder holding the seat homes (studentN)."
     )

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from tests.e2e.conftest import UID_BASE
 from tests.servers import serve
-from wod.api.app import create_app
 from wod.backend.client import ApiClient
 from wod.cli.main import app
 from wod.context import AppContext
 from wod.db.models import Email
 from wod.ports import free_port
+from wod.web.app import create_app
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str]:
@@ -73,7 +73,7 @@ def test_the_daily_check_reaches_the_admins(ctx: AppContext) -> None:
     token = seed(ctx)
     with serve(create_app(ctx, background=False)) as server:
         client = ApiClient(server.url, token)
-        assert client.location()["seat_max"] == 20
+        assert client.location().seat_max == 20
         client.report_check([])
         client.report_check(["student4: no Linux account"])
         client.report_check(["student4: no Linux account"])  # the same: once a day

@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import ARTIFACTS, Screens, axe_violations, chromium
 from tests.e2e.conftest import Stack, wait_for
-from wod.services import admins
-from wod.services.tokens import Role
+from wod.domain.roles import Role
+from wod.services.admin import users
 
 ADMIN_PASSWORD = "a long admin password"
 
@@ -179,7 +179,7 @@ def test_an_admin_sees_the_new_registration_and_purges_a_seat(
     stack: Stack, browser: Browser, screens: Screens
 ) -> None:
     base = stack.api.url
-    admins.create_user(stack.ctx, "ada", ADMIN_PASSWORD, Role.admin)
+    users.create_user(stack.ctx, "ada", ADMIN_PASSWORD, Role.admin)
     participant = browser.new_page(locale="en-US")
     participant.goto(base + "/")
     participant.click("text=Python 101: a first, gentle taste of Python")

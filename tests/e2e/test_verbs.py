@@ -94,7 +94,7 @@ def test_hook_workshop_through_its_whole_life(
     assert "create 2 10.0.0.11 14152 student2 2" in log
     assert "post-copy 2 hello" in log
     home = settings.backend.students_dir / "student2"
-    if settings.backend.account_mode.value == "system":
+    if settings.backend.account_mode == "system":
         info = home.stat()
         assert info.st_uid == UID_BASE + 2 and info.st_mode & 0o777 == 0o700
 
@@ -148,7 +148,7 @@ def seat_processes(stack: LocalStack, name: str) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["uids"]):
         try:
-            if stack.ctx.settings.backend.account_mode.value == "system":
+            if stack.ctx.settings.backend.account_mode == "system":
                 if process.info["uids"].real == UID_BASE + int(name.removeprefix("student")):
                     found.append(process)
             elif process.environ().get("JUPYTERHUB_USER") == name:

@@ -15,19 +15,19 @@ from sqlalchemy import select
 from tests.e2e.conftest import UID_BASE, wait_for
 from tests.factories import seed
 from tests.servers import serve
-from wod.api.app import create_app
-from wod.backend.accounts import SystemAccounts
 from wod.backend.agent import Agent
 from wod.backend.client import ApiClient
-from wod.backend.seatfiles import LocalSeatFiles
 from wod.backend.verbs import Verbs
-from wod.backend.watchdog import AbuseWatchdog, seat_by_uid
+from wod.backend.watchdog import AbuseWatchdog
 from wod.context import AppContext
 from wod.db.models import Job, Registration
 from wod.domain.states import RegistrationState
 from wod.hub.client import FakeHub
-from wod.services.registration import RegistrationRequest, register
+from wod.hub.modes.files import LocalSeatFiles
+from wod.hub.modes.system import SystemAccounts, seat_by_uid
+from wod.services.registrations import RegistrationRequest, register
 from wod.settings import WatchdogSettings
+from wod.web.app import create_app
 
 BURN = ["/usr/bin/python3", "-c", "while True: pass"]
 

@@ -7,15 +7,15 @@ from fastapi.testclient import TestClient
 
 from tests.factories import seed
 from tests.servers import ApiServer, serve
-from wod.api.app import create_app
-from wod.backend.accounts import HubAccounts
 from wod.backend.agent import Agent
 from wod.backend.client import ApiClient
-from wod.backend.seatfiles import LocalSeatFiles
 from wod.backend.verbs import Verbs
 from wod.context import AppContext
 from wod.hub.client import FakeHub
 from wod.hub.credentials import MemoryCredentialStore
+from wod.hub.modes.files import LocalSeatFiles
+from wod.hub.modes.hub import HubAccounts
+from wod.web.app import create_app
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the viewer role, each action, the dashboard, and the ``wod admins`` commands."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -18,8 +19,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from tests.factories import make_workshop
-from wod.admin.routes import router
-from wod.api.app import create_app
+from wod.admin.router import PAGES
 from wod.cli.main import app as cli
 from wod.content.layers import Content
 from wod.context import AppContext
@@ -34,21 +34,25 @@ from wod.db.models import (
     Workshop,
 )
 from wod.domain.clock import FakeClock
+from wod.domain.roles import Role
 from wod.domain.secrets import manage_token
 from wod.domain.states import EmailState, JobState, RegistrationState, SeatState, Verb
 from wod.mail.sender import MemoryMailer
-from wod.services import admins, outbox
-from wod.services.jobs import JobReport, claim_job
-from wod.services.lifecycle import lease_duration
-from wod.services.manage import end_now, registration_for_token
-from wod.services.outcomes import report_job
-from wod.services.registration import RegistrationRequest, register
-from wod.services.tokens import Role
+from wod.services.admin import sessions
+from wod.services.admin import users as admin_users
+from wod.services.mail import outbox
+from wod.services.provisioning.jobs import claim_job, lease_duration
+from wod.services.registrations import RegistrationRequest, register
+from wod.services.registrations.manage import end_now, registration_for_token
+from wod.services.registrations.outcomes import record_report
+from wod.web.app import create_app
+from wod.wire import JobReport
 
 PASSWORD = "correct horse battery"
 ROUTES = sorted(
     (method, route.path)
-    for route in router.routes
+    for page in PAGES
+    for route in page.router.routes
     if isinstance(route, APIRoute)
     for method in route.methods
     if method != "HEAD"
@@ -86,7 +90,7 @@ def run_next(ctx: AppContext, ok: bool = True, **report: object) -> Job:
         assert job is not None, "no job to run"
         values = {"password": "Seat-Passw0rd-123"} if ok and job.verb is Verb.CREATE else {}
         values |= report
-        report_job(ctx, s, location, job.id, JobReport(ok=ok, **values))  # type: ignore[arg-type]
+        record_report(ctx, s, location, job.id, JobReport(ok=ok, **values))  # type: ignore[arg-type]
         return job
 
 
@@ -159,8 +163,8 @@ def flash(client: TestClient, answer) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def users(ctx: AppContext, token: str) -> None:
-    admins.create_user(ctx, "alice", PASSWORD, Role.admin)
-    admins.create_user(ctx, "victor", PASSWORD, Role.viewer)
+    admin_users.create_user(ctx, "alice", PASSWORD, Role.admin)
+    admin_users.create_user(ctx, "victor", PASSWORD, Role.viewer)
 
 
 @pytest.fixture
@@ -241,7 +245,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(
     wrong = login(anonymous, "alice", "not the password")
     unknown = login(anonymous, "mallory", "not the password")
     assert wrong.status_code == unknown.status_code == 401
-    assert admins.LOGIN_REFUSED in wrong.text and admins.LOGIN_REFUSED in unknown.text
+    assert admin_users.LOGIN_REFUSED in wrong.text and admin_users.LOGIN_REFUSED in unknown.text
     assert 'value="alice"' in wrong.text  # the name is kept, never the password
     assert "not the password" not in wrong.text
     assert "wod_admin" not in anonymous.cookies
@@ -478,7 +482,7 @@ def test_purge_while_its_cleanup_runs_leaves_the_seat_to_the_cleanup(
     assert message == "flash-ok: Registration 1 stopped and erased."
     with ctx.db.write() as s:
         location = s.scalars(select(Location)).one()
-        report_job(ctx, s, location, cleanup.id, JobReport(ok=True, completion=90))
+        record_report(ctx, s, location, cleanup.id, JobReport(ok=True, completion=90))
     reg = row(ctx, Registration, rid)
     assert reg.completion is None and row(ctx, Seat, reg.seat_id).state is SeatState.free
     assert [j.verb for j in _jobs(ctx)] == [Verb.CREATE, Verb.CLEANUP]
@@ -641,19 +645,32 @@ def test_emails_of_an_ended_registration_that_no_longer_hold_are_not_resent(
 # --------------------------------------------------------------------- workshops and import
 
 
+def with_content(ctx: AppContext, folder: Path) -> AppContext:
+    """The same platform reading another content layer."""
+    ctx.settings.content.paths = [folder]
+    return dataclasses.replace(ctx, content=Content([folder]))
+
+
 @pytest.fixture
-def layer(ctx: AppContext, tmp_path: Path) -> Path:
+def layer(tmp_path: Path) -> Path:
     """A content layer of its own, the console's import reads it."""
     folder = tmp_path / "layer"
     make_workshop(folder, "WKSHP-Alpha", (1, 5))
-    ctx.settings.content.paths = [folder]
-    ctx.content = Content([folder])
     return folder
 
 
+@pytest.fixture
+def importer(ctx: AppContext, users: None, layer: Path) -> Iterator[TestClient]:
+    """Alice logged in to a console whose content is ``layer``."""
+    with TestClient(create_app(with_content(ctx, layer), background=False)) as client:
+        assert login(client, "alice").status_code == 303
+        yield client
+
+
 def test_import_shows_the_diff_then_applies_exactly_it(
-    alice: TestClient, ctx: AppContext, layer: Path
+    importer: TestClient, ctx: AppContext
 ) -> None:
+    alice = importer
     listing = alice.get("/admin/workshops").text
     assert 'id="workshop-WKSHP-Python101"' in listing and 'id="import-link"' in listing
     page = alice.get("/admin/workshops/import").text
@@ -674,7 +691,8 @@ def test_import_shows_the_diff_then_applies_exactly_it(
     assert 'id="nothing"' in after and 'id="apply"' not in after
 
 
-def test_a_stale_plan_is_refused(alice: TestClient, ctx: AppContext, layer: Path) -> None:
+def test_a_stale_plan_is_refused(importer: TestClient, ctx: AppContext, layer: Path) -> None:
+    alice = importer
     page = alice.get("/admin/workshops/import").text
     digest = re.search(r'name="plan" value="([0-9a-f]{64})"', page)
     assert digest is not None
@@ -689,11 +707,11 @@ def test_a_stale_plan_is_refused(alice: TestClient, ctx: AppContext, layer: Path
 
 
 def test_a_missing_content_folder_is_shown_not_raised(
-    alice: TestClient, ctx: AppContext, tmp_path: Path
+    ctx: AppContext, users: None, tmp_path: Path
 ) -> None:
-    ctx.settings.content.paths = [tmp_path / "gone"]
-    ctx.content = Content([tmp_path / "gone"])
-    page = alice.get("/admin/workshops/import")
+    with TestClient(create_app(with_content(ctx, tmp_path / "gone"), background=False)) as alice:
+        assert login(alice, "alice").status_code == 303
+        page = alice.get("/admin/workshops/import")
     assert page.status_code == 200 and 'id="no-plan"' in page.text and "gone" in page.text
 
 
@@ -731,23 +749,22 @@ def test_dashboard_figures_tables_and_chart_data(
 
 
 def test_the_stats_api_still_answers(ctx: AppContext, world: dict[str, int]) -> None:
-    from wod.services.stats import dashboard
+    from wod.services.admin.stats import dashboard
 
-    with ctx.db.read() as s:
-        figures = dashboard(s, ctx.clock.now(), 30)
-    assert figures["outcomes"] == {"live": 1, "ended": 0, "ended_early": 1, "failed": 0}
-    assert {"location": "local", "state": "broken", "count": 1} in figures["seats"]
+    stats = dashboard(ctx, 30).model_dump()
+    assert stats["outcomes"] == {"live": 1, "ended": 0, "ended_early": 1, "failed": 0}
+    assert {"location": "local", "state": "broken", "count": 1} in stats["seats"]
 
 
 def test_registrations_per_day_count_whole_days(ctx: AppContext, world: dict[str, int]) -> None:
-    from wod.services.stats import dashboard
+    from wod.services.admin.stats import figures
 
     made = ctx.clock.now()  # the world's registrations: 2026-11-28, 09:00
     last_day_in = datetime(2026, 12, 4, 23, 59, tzinfo=UTC)  # 7 days: 11-28 to 12-04
     with ctx.db.read() as s:
-        inside = dashboard(s, last_day_in, 7)["registrations_per_day"]
-        outside = dashboard(s, last_day_in + timedelta(minutes=2), 7)["registrations_per_day"]
-    assert [d["day"] for d in inside] == [str(made.date())]
+        inside = figures(s, last_day_in, 7).registrations_per_day
+        outside = figures(s, last_day_in + timedelta(minutes=2), 7).registrations_per_day
+    assert [d.day for d in inside] == [str(made.date())]
     assert outside == []
 
 
@@ -778,14 +795,14 @@ def test_admins_commands(ctx: AppContext) -> None:
     listed = runner.invoke(cli, ["admins", "list"], env=env).output
     assert re.search(r"eve\s+viewer\s+active\s+last login never", listed)
     assert PASSWORD not in listed and "argon2" not in listed
-    admins.authenticate(ctx, "ops", PASSWORD)
-    session = admins.create_session(ctx, admins.find_user(ctx, "ops"))
+    admin_users.authenticate(ctx, "ops", PASSWORD)
+    session = sessions.create_session(ctx, admin_users.find_user(ctx, "ops"))
     new = "another good password"
     changed = runner.invoke(
         cli, ["admins", "passwd", "ops", "--password-stdin"], new + "\n", env=env
     )
-    assert changed.exit_code == 0 and admins.resolve_session(ctx, session) is None
-    assert admins.authenticate(ctx, "ops", new).username == "ops"
+    assert changed.exit_code == 0 and sessions.resolve_session(ctx, session) is None
+    assert admin_users.authenticate(ctx, "ops", new).username == "ops"
     removed = runner.invoke(cli, ["admins", "remove", "eve"], env=env)
     assert removed.exit_code == 0
     with ctx.db.read() as s:
@@ -811,7 +828,7 @@ def test_the_first_users_password_file_goes_when_it_no_longer_holds(
 ) -> None:
     env = {"WOD_DATABASE_URL": ctx.settings.resolved_database_url, "WOD_DATA_DIR": str(tmp_path)}
     password_file = tmp_path / "admin_password"
-    admins.create_user(ctx, admins.FIRST_USER, PASSWORD, Role.admin)
+    admin_users.create_user(ctx, admin_users.FIRST_USER, PASSWORD, Role.admin)
     password_file.write_text(PASSWORD + "\n")
     runner = CliRunner()
     other = runner.invoke(cli, ["admins", "passwd", "alice", "--password-stdin"], PASSWORD, env=env)

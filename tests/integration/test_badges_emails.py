@@ -20,8 +20,8 @@ from wod.db.models import BadgeAward, Email, Registration, Workshop
 from wod.domain.clock import FakeClock
 from wod.mail.sender import MemoryMailer
 from wod.scheduler.loop import run_pass
-from wod.services import outbox
-from wod.services.registration import RegistrationRequest, register
+from wod.services.mail import outbox
+from wod.services.registrations import RegistrationRequest, register
 from wod.settings import Settings
 
 
@@ -157,7 +157,8 @@ def test_badge_images_and_public_pages(client: TestClient, token: str) -> None:
 def test_every_kind_renders_text_and_html_in_the_registration_language(
     ctx: AppContext, agent: Agent, clock: FakeClock, mailer: MemoryMailer, language: str, hello: str
 ) -> None:
-    from wod.services.outbox import alert_admins, queue_email
+    from wod.services.mail.kinds import LEVEL_BADGE, kind_named
+    from wod.services.mail.queue import alert_admins, queue_email
 
     request = RegistrationRequest(
         "WKSHP-Python101", "ada@example.org", "Ada <b>", "E", True, language=language
@@ -169,8 +170,8 @@ def test_every_kind_renders_text_and_html_in_the_registration_language(
         reg = s.get(Registration, rid)
         assert reg is not None
         for kind in ("reminder", "final", "apology", "already_registered"):
-            queue_email(s, kind, reg, now)
-        queue_email(s, "level_badge", reg, now, key="lvl", payload={"level": 2, "count": 5})
+            queue_email(s, kind_named(kind), reg, now)
+        queue_email(s, LEVEL_BADGE, reg, now, key="lvl", payload={"level": 2, "count": 5})
         alert_admins(s, ["ops@example.org"], "seat broken", "details", "k", now)
     assert outbox.send_due(ctx) == 8
     subjects = sorted(m["Subject"] for m in mailer.sent)

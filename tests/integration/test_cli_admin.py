@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from wod.cli.main import app
 from wod.context import AppContext
-from wod.services.locations import location_for_token
+from wod.services.provisioning.locations import location_for_token
 
 
 def test_hub_config_is_private_and_names_the_wod_authenticator(tmp_path: Path) -> None:
@@ -50,10 +50,9 @@ def test_locations_add_list_and_token_rotation(ctx: AppContext) -> None:
     )
     assert "agent token unchanged" in again.output and "wodl_" not in again.output
     rotated = runner.invoke(app, ["locations", "token", "hub-1"], env=env).output.strip()
-    with ctx.db.read() as s:
-        assert location_for_token(s, first) is None
-        location = location_for_token(s, rotated)
-        assert location is not None and location.hub_api_url == "https://hub1.example.org/hub/api"
+    assert location_for_token(ctx, first) is None
+    location = location_for_token(ctx, rotated)
+    assert location is not None and location.hub_api_url == "https://hub1.example.org/hub/api"
     bad = runner.invoke(app, ["locations", "add", "x", "--hub-url", "h", "--seats", "9-1"], env=env)
     assert bad.exit_code == 1 and "seats" in bad.output
     unknown = runner.invoke(app, ["locations", "token", "nope"], env=env)

@@ -11,10 +11,10 @@ import httpx
 from sqlalchemy import func, select
 
 from tests.servers import serve
-from wod.api.app import create_app
 from wod.context import AppContext
 from wod.db.models import Registration, Seat
 from wod.domain.states import SeatState
+from wod.web.app import create_app
 
 PARALLEL = 50
 

@@ -174,13 +174,13 @@ def test_setup_appliance_runs_once_per_appliance(tmp_path: Path) -> None:
 def test_a_challenge_plays_its_workshop_in_challenge_mode(tmp_path: Path) -> None:
     from tests.conftest import SAMPLE_CONTENT
     from tests.factories import wod_yml
-    from wod.backend.accounts import HubAccounts
     from wod.backend.orders import local_orders
-    from wod.backend.seatfiles import LocalSeatFiles
     from wod.backend.verbs import Verbs
     from wod.content.check import check_content
     from wod.hub.client import FakeHub
     from wod.hub.credentials import MemoryCredentialStore
+    from wod.hub.modes.files import LocalSeatFiles
+    from wod.hub.modes.hub import HubAccounts
     from wod.settings import Settings
 
     private = tmp_path / "private"
@@ -201,7 +201,7 @@ def test_a_challenge_plays_its_workshop_in_challenge_mode(tmp_path: Path) -> Non
         HubAccounts(MemoryCredentialStore()),
     )
     (order,) = local_orders(content, "CREATE", "CHLG-Python101", (21, 21))
-    assert verbs.run(order).ok
+    assert verbs.run(order.job, order.seats).ok
     conclusion = (
         tmp_path / "students" / "student21" / "WKSHP-Python101" / "3-WKSHP-Conclusion.ipynb"
     ).read_text()

@@ -13,14 +13,14 @@ from pathlib import Path
 import ldap
 import pytest
 
-from wod.backend.accounts import HubAccounts
 from wod.backend.ldap import PythonLdapPasswords
 from wod.backend.orders import local_orders
-from wod.backend.seatfiles import LocalSeatFiles
 from wod.backend.verbs import Verbs
 from wod.errors import VerbError
 from wod.hub.client import FakeHub
 from wod.hub.credentials import MemoryCredentialStore
+from wod.hub.modes.files import LocalSeatFiles
+from wod.hub.modes.hub import HubAccounts
 from wod.ports import free_port
 from wod.settings import LdapSettings, Settings
 
@@ -155,12 +155,12 @@ def test_create_of_an_ldap_workshop_sets_the_seat_password_there(
         ldap=PythonLdapPasswords(settings_for(directory)),
     )
     (order,) = local_orders(_content(layer), "CREATE", "WKSHP-Ldap", (3, 3))
-    outcome = verbs.run(order)
+    outcome = verbs.run(order.job, order.seats)
     assert outcome.ok, outcome.log
     assert outcome.password is not None and can_bind(directory, "student3", outcome.password)
     assert "password also set in LDAP" in outcome.log
     (cleanup,) = local_orders(_content(layer), "CLEANUP", "WKSHP-Ldap", (3, 3))
-    assert verbs.run(cleanup).ok
+    assert verbs.run(cleanup.job, cleanup.seats).ok
     assert not can_bind(directory, "student3", outcome.password)
 
 

@@ -22,8 +22,8 @@ from wod.hub.client import FakeHub
 from wod.hub.credentials import MemoryCredentialStore
 from wod.mail.sender import MemoryMailer
 from wod.scheduler.loop import run_pass
-from wod.services import outbox
-from wod.services.registration import RegistrationRequest, register
+from wod.services.mail import outbox
+from wod.services.registrations import RegistrationRequest, register
 
 ADA = RegistrationRequest("WKSHP-Python101", "ada@example.org", "Ada", "Engines", True)
 
@@ -204,7 +204,7 @@ def test_seats_outside_the_location_range_are_never_given(ctx: AppContext, token
 
 
 def test_the_agent_does_not_retry_a_refused_report() -> None:
-    from wod.backend.verbs import Outcome
+    from wod.wire import JobReport
 
     calls: list[str] = []
 
@@ -214,5 +214,5 @@ def test_the_agent_does_not_retry_a_refused_report() -> None:
 
     client = ApiClient("http://api.invalid", "wodl_x", transport=httpx.MockTransport(answer))
     agent = Agent(client, None, poll_interval=0.01)  # type: ignore[arg-type]
-    agent._report(7, Outcome(True, "log", password="p" * 16))
+    agent._report(7, JobReport(ok=True, log="log", password="p" * 16))
     assert calls == ["/api/v1/backend/jobs/7/report"]

@@ -15,8 +15,8 @@ from wod.context import AppContext
 from wod.db.models import Registration, Workshop
 from wod.domain.clock import FakeClock
 from wod.errors import RateLimited
-from wod.services import ratelimit
-from wod.services.locations import ensure_location
+from wod.services.provisioning.locations import ensure_location
+from wod.services.registrations import ratelimit
 
 BODY = {"workshop": "WKSHP-Python101", "name": "Ada", "company": "Engines", "accept_terms": True}
 

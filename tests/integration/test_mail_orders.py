@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from tests.servers import ApiServer
-from wod.backend.accounts import HubAccounts
 from wod.backend.client import ApiClient
 from wod.backend.mailorders import MailOrderListener
-from wod.backend.seatfiles import LocalSeatFiles
 from wod.backend.verbs import Verbs
 from wod.context import AppContext
 from wod.db.models import Job
 from wod.domain.states import JobState
 from wod.hub.client import FakeHub
 from wod.hub.credentials import MemoryCredentialStore
+from wod.hub.modes.files import LocalSeatFiles
+from wod.hub.modes.hub import HubAccounts
 from wod.ports import free_port
 from wod.settings import MailOrderSettings
 
@@ -121,7 +121,7 @@ def test_an_order_by_mail_moves_no_registration_nor_seat(
 ) -> None:
     from wod.db.models import Registration, Seat
     from wod.domain.states import RegistrationState, SeatState
-    from wod.services.registration import RegistrationRequest, register
+    from wod.services.registrations import RegistrationRequest, register
 
     rid = register(ctx, RegistrationRequest("WKSHP-Python101", "a@example.org", "A", "C", True)).id
     with ctx.db.write() as s:  # the api's CREATE is not run: claim it away

@@ -3,9 +3,11 @@ backoff while the server is down, nothing lost, nothing sent twice, order kept."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,8 +17,9 @@ from wod.domain.clock import FakeClock
 from wod.domain.states import EmailState
 from wod.mail.catcher import MailCatcher, read_mail
 from wod.ports import free_port
-from wod.services import outbox
-from wod.services.registration import RegistrationRequest, register
+from wod.services.mail import outbox
+from wod.services.mail.kinds import FINAL, EmailKind, register_kind, unregister_kind
+from wod.services.registrations import RegistrationRequest, register
 from wod.settings import Settings
 
 
@@ -83,14 +86,14 @@ def test_emails_of_one_registration_go_out_in_order(
     ctx: AppContext, token: str, clock: FakeClock
 ) -> None:
     from wod.db.models import Registration
-    from wod.services.outbox import queue_email
+    from wod.services.mail.queue import queue_email
 
     rid = people(ctx, 1)[0]
     with ctx.db.write() as s:
         registration = s.get(Registration, rid)
         assert registration is not None
-        queue_email(s, "final", registration, clock.now())
-        queue_email(s, "final", registration, clock.now())  # the same kind twice: one row
+        queue_email(s, FINAL, registration, clock.now())
+        queue_email(s, FINAL, registration, clock.now())  # the same kind twice: one row
     assert ctx.mailer is not None
     ctx.mailer.down = True  # type: ignore[attr-defined]
     outbox.send_due(ctx)
@@ -104,9 +107,9 @@ def test_emails_of_one_registration_go_out_in_order(
 
 
 def test_dev_mail_json_and_page(ctx: AppContext, token: str, tmp_path: Path) -> None:
-    from wod.api.app import create_app
     from wod.mail.render import RenderedEmail, build_message
     from wod.mail.sender import SmtpMailer
+    from wod.web.app import create_app
 
     port = free_port()
     catcher = MailCatcher(ctx.settings.dev.maildir, "127.0.0.1", port)
@@ -135,25 +138,63 @@ def test_dev_mail_json_and_page(ctx: AppContext, token: str, tmp_path: Path) -> 
         assert page.status_code == 200 and "Subject 2" in page.text
 
 
+@pytest.fixture
+def broken_kind(tmp_path: Path) -> Iterator[EmailKind]:
+    """A kind whose templates name a variable no email has: it can never be built."""
+    folder = tmp_path / "broken-templates"
+    folder.mkdir()
+    for part in ("subject", "txt", "html"):
+        (folder / f"broken.{part}.j2").write_text("{{ no_such_variable }}")
+    kind = register_kind(EmailKind("broken", "A kind for tests.", templates=folder))
+    yield kind
+    unregister_kind(kind.name)
+
+
 def test_an_email_that_cannot_be_built_is_retried_and_given_up(
-    ctx: AppContext, token: str, clock: FakeClock
+    ctx: AppContext, token: str, clock: FakeClock, broken_kind: EmailKind
 ) -> None:
     from wod.db.models import Registration
-    from wod.services.outbox import queue_email
+    from wod.services.mail.queue import queue_email
 
     rid = people(ctx, 1)[0]
     outbox.send_due(ctx)
     with ctx.db.write() as s:
         registration = s.get(Registration, rid)
         assert registration is not None
-        queue_email(s, "no-such-kind", registration, clock.now())
+        queue_email(s, broken_kind, registration, clock.now())
     for _ in range(ctx.settings.outbox.attempts):
         assert outbox.send_due(ctx) == 0
         clock.advance(timedelta(hours=2))
     with ctx.db.read() as s:
-        broken = s.scalar(select(Email).where(Email.kind == "no-such-kind"))
+        broken = s.scalar(select(Email).where(Email.kind == "broken"))
     assert broken is not None and broken.state is EmailState.failed
+    assert broken.attempts == ctx.settings.outbox.attempts
     assert "could not be built" in (broken.last_error or "")
+
+
+def test_an_unknown_kind_is_refused_when_queued_and_fails_at_once_when_sent(
+    ctx: AppContext, token: str, clock: FakeClock
+) -> None:
+    from wod.db.models import Registration
+    from wod.errors import MailError
+    from wod.services.mail.queue import queue_email
+
+    rid = people(ctx, 1)[0]
+    outbox.send_due(ctx)
+    gone = register_kind(EmailKind("gone", "A kind whose plug-in is then removed."))
+    with ctx.db.write() as s:
+        registration = s.get(Registration, rid)
+        assert registration is not None
+        with pytest.raises(MailError, match="unknown email kind 'misspelt'"):
+            queue_email(s, EmailKind("misspelt", "Never registered."), registration, clock.now())
+        assert queue_email(s, gone, registration, clock.now())
+    unregister_kind(gone.name)
+    assert outbox.send_due(ctx) == 0
+    with ctx.db.read() as s:
+        row = s.scalar(select(Email).where(Email.kind == "gone"))
+        assert s.scalar(select(Email).where(Email.kind == "misspelt")) is None
+    assert row is not None and row.state is EmailState.failed and row.attempts == 1
+    assert "unknown email kind 'gone'" in (row.last_error or "")
 
 
 def test_smtp_down_for_a_whole_lifecycle_then_every_email_once_and_in_order(

@@ -12,12 +12,13 @@ from sqlalchemy import select
 
 from tests.factories import make_workshop, seed
 from tests.integration.test_portal import csrf, form
-from wod.api.app import create_app
 from wod.context import AppContext, build_context
 from wod.db.models import Registration, Workshop
-from wod.services import outbox
 from wod.services.catalogue import CatalogueCache
+from wod.services.mail import outbox
 from wod.settings import Settings
+from wod.web.app import create_app
+from wod.web.state import app_state
 
 
 @pytest.fixture
@@ -40,7 +41,6 @@ def portal(layered: Settings, clock, mailer) -> TestClient:  # type: ignore[no-u
     upgrade(ctx.db)
     seed(ctx, seats=(1, 24))  # seats 27-28 do not exist: WKSHP-Crowded is full
     with TestClient(create_app(ctx, background=False)) as client:
-        client.app.state.test_ctx = ctx  # type: ignore[attr-defined]
         yield client
     ctx.close()
 
@@ -106,7 +106,7 @@ def test_language_follows_the_browser_then_the_switch(portal: TestClient) -> Non
 
 
 def test_french_registration_errors_and_emails(portal: TestClient) -> None:
-    ctx: AppContext = portal.app.state.test_ctx  # type: ignore[attr-defined]
+    ctx = app_state(portal.app).ctx
     portal.cookies.set("wod_lang", "fr")
     token = csrf(portal)
     wrong = portal.post(
@@ -129,7 +129,7 @@ def test_french_registration_errors_and_emails(portal: TestClient) -> None:
 
 
 def test_api_registration_language(portal: TestClient) -> None:
-    ctx: AppContext = portal.app.state.test_ctx  # type: ignore[attr-defined]
+    ctx = app_state(portal.app).ctx
     body = {
         "workshop": "WKSHP-Python101",
         "email": "bea@example.org",
@@ -216,7 +216,7 @@ def test_catalogue_is_served_from_a_snapshot_refreshed_after_ttl_or_a_registrati
 def test_seats_left_in_the_api_follow_a_registration_at_once(
     client: TestClient, token: str
 ) -> None:
-    client.app.state.catalogue._ttl = 3600.0  # type: ignore[attr-defined]
+    app_state(client.app).catalogue._ttl = 3600.0
 
     def left() -> int:
         answer = client.get("/api/v1/workshops")

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from wod.api.app import create_app
 from wod.context import build_context
 from wod.errors import ConfigError
 from wod.settings import Mode, load_settings
+from wod.web.app import create_app
 
 
 def test_environment_wins_over_the_config_file(

@@ -17,8 +17,8 @@ from wod.domain.secrets import manage_token
 from wod.domain.states import JobState, RegistrationState, SeatState
 from wod.mail.sender import MemoryMailer
 from wod.scheduler.loop import run_pass
-from wod.services import outbox
-from wod.services.registration import RegistrationRequest, register
+from wod.services.mail import outbox
+from wod.services.registrations import RegistrationRequest, register
 
 
 def new(ctx: AppContext, email: str = "ada@example.org", workshop: str = "WKSHP-Python101") -> int:
@@ -274,7 +274,7 @@ def test_registrations_from_before_manage_links_are_backfilled(
         reg = s.get(Registration, rid)
         assert reg is not None
         reg.manage_nonce, reg.manage_token_hash, reg.reminder_due_at = "", None, None
-    from wod.services.lifecycle import backfill_live
+    from wod.services.registrations.timers import backfill_live
 
     assert backfill_live(ctx) == 1
     assert backfill_live(ctx) == 0
@@ -329,13 +329,13 @@ def test_admins_purge_a_broken_seat(
 
 
 def test_a_seat_stuck_in_reset_can_be_purged(ctx: AppContext, agent: Agent) -> None:
-    from wod.services import seats
+    from wod.services import provisioning
 
     with ctx.db.write() as s:
         stuck = s.scalar(select(Seat).where(Seat.number == 5))
         assert stuck is not None
         stuck.state = SeatState.resetting
-    job = seats.purge(ctx, "local", 5)
+    job = provisioning.purge(ctx, "local", 5)
     assert job.verb.value == "PURGE"
     assert agent.run_once()
     with ctx.db.read() as s:

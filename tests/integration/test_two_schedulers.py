@@ -15,7 +15,7 @@ from wod.db.models import Email, Job, Registration, Seat, Workshop
 from wod.domain.clock import FakeClock
 from wod.domain.states import RegistrationState, SeatState
 from wod.scheduler.loop import run_pass
-from wod.services.locations import ensure_location
+from wod.services.provisioning.locations import ensure_location
 from wod.settings import Settings
 
 EXPIRING, REMINDED, WAITING = 120, 120, 60

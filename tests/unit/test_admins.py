@@ -13,14 +13,15 @@ from sqlalchemy import select
 
 from tests.conftest import ROOT
 from wod.admin import charts
-from wod.admin.web import local_path
+from wod.admin.page import local_path
 from wod.context import AppContext
 from wod.db.models import AdminSession, AdminUser
 from wod.domain.clock import FakeClock
+from wod.domain.roles import Role
 from wod.errors import InvalidInput, NotAuthenticated, NotFound
-from wod.services import admins
-from wod.services.importer import Action, Change, ImportPlan, WorkshopPlan, plan_digest
-from wod.services.tokens import Role
+from wod.services.admin import sessions, users
+from wod.services.admin.importer import Action, Change, ImportPlan, WorkshopPlan, plan_digest
+from wod.wire import Stats
 
 PASSWORD = "correct horse battery"
 VENDOR = ROOT / "src" / "wod" / "admin" / "static" / "vendor"
@@ -28,7 +29,7 @@ VENDOR = ROOT / "src" / "wod" / "admin" / "static" / "vendor"
 
 @pytest.fixture
 def alice(ctx: AppContext) -> AdminUser:
-    return admins.create_user(ctx, "alice", PASSWORD, Role.admin)
+    return users.create_user(ctx, "alice", PASSWORD, Role.admin)
 
 
 def user(ctx: AppContext, name: str = "alice") -> AdminUser:
@@ -46,31 +47,31 @@ def test_a_user_keeps_only_an_argon2_hash(ctx: AppContext, alice: AdminUser) -> 
     assert stored.password_hash.startswith("$argon2id$") and PASSWORD not in stored.password_hash
     assert stored.role == "admin" and stored.failed_attempts == 0
     with pytest.raises(InvalidInput, match="exists"):
-        admins.create_user(ctx, "alice", PASSWORD, Role.viewer)
+        users.create_user(ctx, "alice", PASSWORD, Role.viewer)
 
 
 @pytest.mark.parametrize("name", ["", "a b", "x" * 101, "-dash", "bob/../x", "é"])
 def test_user_names_are_plain(name: str) -> None:
     with pytest.raises(InvalidInput, match="username"):
-        admins.check_username(name)
+        users.check_username(name)
 
 
 def test_passwords_have_a_minimum_length(ctx: AppContext) -> None:
     with pytest.raises(InvalidInput, match="password: 12 to 1024"):
-        admins.create_user(ctx, "bob", "short", Role.admin)
-    assert admins.list_users(ctx) == []
+        users.create_user(ctx, "bob", "short", Role.admin)
+    assert users.list_users(ctx) == []
 
 
 def test_authenticate_and_the_one_refusal_message(ctx: AppContext, alice: AdminUser) -> None:
-    assert admins.authenticate(ctx, "alice", PASSWORD).id == alice.id
+    assert users.authenticate(ctx, "alice", PASSWORD).id == alice.id
     assert user(ctx).last_login_at == ctx.clock.now()
     with pytest.raises(NotAuthenticated) as wrong:
-        admins.authenticate(ctx, "alice", PASSWORD + "!")
+        users.authenticate(ctx, "alice", PASSWORD + "!")
     with pytest.raises(NotAuthenticated) as unknown:
-        admins.authenticate(ctx, "nobody", PASSWORD)
-    assert wrong.value.message == unknown.value.message == admins.LOGIN_REFUSED
+        users.authenticate(ctx, "nobody", PASSWORD)
+    assert wrong.value.message == unknown.value.message == users.LOGIN_REFUSED
     assert user(ctx).failed_attempts == 1
-    admins.authenticate(ctx, "alice", PASSWORD)
+    users.authenticate(ctx, "alice", PASSWORD)
     assert user(ctx).failed_attempts == 0  # a success forgets the failures
 
 
@@ -80,87 +81,87 @@ def test_lockout_after_n_failures_lifts_after_its_duration(
     settings = ctx.settings.admin
     for _ in range(settings.lockout_attempts):
         with pytest.raises(NotAuthenticated):
-            admins.authenticate(ctx, "alice", "wrong password!")
+            users.authenticate(ctx, "alice", "wrong password!")
     assert user(ctx).locked_until == clock.now() + settings.lockout_duration
     with pytest.raises(NotAuthenticated):  # the right password is refused while locked
-        admins.authenticate(ctx, "alice", PASSWORD)
+        users.authenticate(ctx, "alice", PASSWORD)
     clock.advance(settings.lockout_duration - timedelta(seconds=1))
     with pytest.raises(NotAuthenticated):
-        admins.authenticate(ctx, "alice", PASSWORD)
+        users.authenticate(ctx, "alice", PASSWORD)
     # attempts while locked do not make the lock longer
     assert user(ctx).locked_until == clock.now() + timedelta(seconds=1)
     clock.advance(timedelta(seconds=1))
-    assert admins.authenticate(ctx, "alice", PASSWORD).id == alice.id
+    assert users.authenticate(ctx, "alice", PASSWORD).id == alice.id
 
 
 def test_unlock_lifts_the_lock_at_once(ctx: AppContext, alice: AdminUser) -> None:
     for _ in range(ctx.settings.admin.lockout_attempts):
         with pytest.raises(NotAuthenticated):
-            admins.authenticate(ctx, "alice", "wrong password!")
+            users.authenticate(ctx, "alice", "wrong password!")
     with pytest.raises(NotAuthenticated):
-        admins.authenticate(ctx, "alice", PASSWORD)
-    admins.unlock(ctx, "alice")
+        users.authenticate(ctx, "alice", PASSWORD)
+    users.unlock(ctx, "alice")
     assert user(ctx).locked_until is None
-    assert admins.authenticate(ctx, "alice", PASSWORD).id == alice.id
+    assert users.authenticate(ctx, "alice", PASSWORD).id == alice.id
     with pytest.raises(NotFound):
-        admins.unlock(ctx, "nobody")
+        users.unlock(ctx, "nobody")
 
 
 # --------------------------------------------------------------------- sessions
 
 
 def test_a_session_keeps_only_the_token_hash(ctx: AppContext, alice: AdminUser) -> None:
-    token = admins.create_session(ctx, alice)
+    token = sessions.create_session(ctx, alice)
     with ctx.db.read() as s:
         row = s.scalars(select(AdminSession)).one()
     assert token not in row.token_hash and len(row.token_hash) == 64
     assert row.expires_at == ctx.clock.now() + ctx.settings.admin.session_lifetime
-    identity = admins.resolve_session(ctx, token)
+    identity = sessions.resolve_session(ctx, token)
     assert identity is not None and identity.username == "alice" and identity.can_act
-    assert admins.resolve_session(ctx, token + "x") is None
-    assert admins.resolve_session(ctx, "") is None
+    assert sessions.resolve_session(ctx, token + "x") is None
+    assert sessions.resolve_session(ctx, "") is None
 
 
 def test_a_session_expires(ctx: AppContext, alice: AdminUser, clock: FakeClock) -> None:
-    token = admins.create_session(ctx, alice)
+    token = sessions.create_session(ctx, alice)
     clock.advance(ctx.settings.admin.session_lifetime - timedelta(seconds=1))
-    assert admins.resolve_session(ctx, token) is not None
+    assert sessions.resolve_session(ctx, token) is not None
     clock.advance(timedelta(seconds=1))
-    assert admins.resolve_session(ctx, token) is None
+    assert sessions.resolve_session(ctx, token) is None
 
 
 def test_last_seen_is_written_at_most_once_a_minute(
     ctx: AppContext, alice: AdminUser, clock: FakeClock
 ) -> None:
-    token = admins.create_session(ctx, alice)
+    token = sessions.create_session(ctx, alice)
     start = clock.now()
     clock.advance(timedelta(seconds=30))
-    admins.resolve_session(ctx, token)
+    sessions.resolve_session(ctx, token)
     with ctx.db.read() as s:
         assert s.scalars(select(AdminSession.last_seen_at)).one() == start
     clock.advance(timedelta(seconds=30))
-    admins.resolve_session(ctx, token)
+    sessions.resolve_session(ctx, token)
     with ctx.db.read() as s:
         assert s.scalars(select(AdminSession.last_seen_at)).one() == clock.now()
 
 
 def test_logout_password_change_and_removal_end_sessions(ctx: AppContext, alice: AdminUser) -> None:
-    first, second = admins.create_session(ctx, alice), admins.create_session(ctx, alice)
-    admins.end_session(ctx, first)
-    assert admins.resolve_session(ctx, first) is None
-    assert admins.resolve_session(ctx, second) is not None
-    admins.set_password(ctx, "alice", "a brand new password")
-    assert admins.resolve_session(ctx, second) is None
-    third = admins.create_session(ctx, alice)
-    admins.remove_user(ctx, "alice")
-    assert admins.resolve_session(ctx, third) is None
+    first, second = sessions.create_session(ctx, alice), sessions.create_session(ctx, alice)
+    sessions.end_session(ctx, first)
+    assert sessions.resolve_session(ctx, first) is None
+    assert sessions.resolve_session(ctx, second) is not None
+    users.set_password(ctx, "alice", "a brand new password")
+    assert sessions.resolve_session(ctx, second) is None
+    third = sessions.create_session(ctx, alice)
+    users.remove_user(ctx, "alice")
+    assert sessions.resolve_session(ctx, third) is None
     with ctx.db.read() as s:
         assert s.scalars(select(AdminSession)).all() == []
 
 
 def test_a_viewer_cannot_act(ctx: AppContext) -> None:
-    viewer = admins.create_user(ctx, "victor", PASSWORD, Role.viewer)
-    identity = admins.resolve_session(ctx, admins.create_session(ctx, viewer))
+    viewer = users.create_user(ctx, "victor", PASSWORD, Role.viewer)
+    identity = sessions.resolve_session(ctx, sessions.create_session(ctx, viewer))
     assert identity is not None and identity.role is Role.viewer and not identity.can_act
 
 
@@ -195,21 +196,23 @@ def test_next_is_only_ever_a_local_admin_path(value: str | None, expected: str) 
 # --------------------------------------------------------------------- dashboard charts
 
 
-def figures() -> dict[str, object]:
-    return {
-        "live_seats": [{"workshop": "WKSHP-A", "location": "local", "count": 2}],
-        "registrations_per_day": [
-            {"day": "2026-11-25", "count": 3},
-            {"day": "2026-11-28", "count": 1},
-        ],
-        "outcomes": {"live": 2, "ended": 5, "ended_early": 1, "failed": 1},
-        "completion": [{"workshop": "WKSHP-A", "mean": 62.5, "count": 4}],
-        "badge_levels": [{"level": 1, "name": "Apprentice", "count": 1}],
-        "seats": [
-            {"location": "local", "state": "free", "count": 18},
-            {"location": "local", "state": "ready", "count": 2},
-        ],
-    }
+def figures() -> Stats:
+    return Stats.model_validate(
+        {
+            "live_seats": [{"workshop": "WKSHP-A", "location": "local", "count": 2}],
+            "registrations_per_day": [
+                {"day": "2026-11-25", "count": 3},
+                {"day": "2026-11-28", "count": 1},
+            ],
+            "outcomes": {"live": 2, "ended": 5, "ended_early": 1, "failed": 1},
+            "completion": [{"workshop": "WKSHP-A", "mean": 62.5, "count": 4}],
+            "badge_levels": [{"level": 1, "name": "Apprentice", "count": 1}],
+            "seats": [
+                {"location": "local", "state": "free", "count": 18},
+                {"location": "local", "state": "ready", "count": 2},
+            ],
+        }
+    )
 
 
 def test_each_chart_has_a_table_with_the_same_figures() -> None:

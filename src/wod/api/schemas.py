@@ -1,4 +1,5 @@
-"""Request and answer bodies of the public contract (ARCHITECTURE §9)."""
+"""Request and answer bodies of the participants' routes (ARCHITECTURE §9); what the agents
+send and receive is in :mod:`wod.wire`."""
 
 from __future__ import annotations
 
@@ -57,78 +58,3 @@ class RegistrationPublic(BaseModel):
     completion: int | None
     hub_url: str | None
     can_extend: bool
-
-
-class SeatOrder(BaseModel):
-    number: int
-    username: str
-
-
-class WorkshopOrder(BaseModel):
-    id: int | None = None
-    slug: str
-    seat_min: int
-    seat_max: int
-    reset: bool
-    varpass: bool
-    ldap: bool
-    compile: list[str]
-    monoappliance: bool
-    multiappliance: bool
-
-
-class JobOrder(BaseModel):
-    """A job as the backend agent receives it."""
-
-    id: int
-    verb: Literal["CREATE", "CLEANUP", "RESET", "PURGE"]
-    attempt: int
-    seat: SeatOrder | None
-    registration: int | None
-    workshop: WorkshopOrder | None
-
-
-class ExternalJobIn(BaseModel):
-    """A verb the agent runs on an order it took itself (a mail order)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    verb: Literal["CREATE", "CLEANUP", "RESET", "PURGE"]
-    seat: int = Field(ge=1)
-    workshop: str | None = Field(None, max_length=100)
-    source: str = Field("mail", max_length=20)
-
-
-class LocationPublic(BaseModel):
-    name: str
-    seat_min: int
-    seat_max: int
-    hub_public_url: str
-    hub_api_url: str
-
-
-class CheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    problems: list[str] = Field(max_length=10_000)
-
-
-class AbuseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(max_length=2000)
-
-
-class JobReportIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ok: bool
-    log: str = Field("", max_length=1_000_000)
-    error: str | None = Field(None, max_length=10_000)
-    password: str | None = Field(None, min_length=12, max_length=200)
-    completion: int | None = Field(None, ge=0, le=100)
-
-
-class JobReported(BaseModel):
-    id: int
-    state: str

@@ -12,18 +12,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from wod.backend.accounts import Accounts, HubAccounts, SystemAccounts
 from wod.backend.client import ApiClient
+from wod.backend.compile import Compiler
 from wod.backend.conformity import check_host, probe_hub
 from wod.backend.ldap import PythonLdapPasswords
-from wod.backend.seatfiles import LocalSeatFiles
-from wod.backend.verbs import Outcome, Verbs
-from wod.backend.watchdog import Abuse, AbuseWatchdog, seat_by_hub_user, seat_by_uid
+from wod.backend.verbs import Verbs
+from wod.backend.watchdog import Abuse, AbuseWatchdog
 from wod.content.layers import Content
 from wod.errors import ApiClientError, ConfigError
 from wod.hub.client import HubClient, JupyterHubClient
-from wod.hub.credentials import FileCredentialStore
-from wod.settings import AccountMode, Settings
+from wod.hub.modes import HostMode, load_host_mode
+from wod.settings import Settings
+from wod.wire import JobReport
 
 log = logging.getLogger(__name__)
 REPORT_ATTEMPTS = 5
@@ -57,14 +57,13 @@ class Agent:
         order = self.client.claim()
         if order is None:
             return False
-        outcome = self.verbs.run(order)
-        self._report(int(order["id"]), outcome)
+        self._report(order.id, self.verbs.run(order))
         return True
 
-    def _report(self, job_id: int, outcome: Outcome) -> None:
+    def _report(self, job_id: int, report: JobReport) -> None:
         for attempt in range(1, REPORT_ATTEMPTS + 1):
             try:
-                self.client.report(job_id, outcome.as_report())
+                self.client.report(job_id, report)
                 return
             except ApiClientError as exc:
                 if not exc.retryable:  # e.g. 409: the lease expired and the job was given again
@@ -137,25 +136,20 @@ class Agent:
         self.stopping.set()
 
 
-def build_verbs(settings: Settings, *, hub: HubClient | None = None) -> Verbs:
-    """The verbs of this host in its account mode."""
-    backend = settings.backend
-    accounts: Accounts
-    if backend.account_mode is AccountMode.system:
-        system = SystemAccounts(backend.uid_base)
-        accounts = system
-        files = LocalSeatFiles(backend.students_dir, owner=system.owner)
-    else:
-        accounts = HubAccounts(FileCredentialStore(backend.credentials_dir))
-        files = LocalSeatFiles(backend.students_dir)
+def build_verbs(
+    settings: Settings, *, hub: HubClient | None = None, mode: HostMode | None = None
+) -> Verbs:
+    """The verbs of this host in its host mode."""
+    mode = mode or load_host_mode(settings)
     ldap = PythonLdapPasswords(settings.ldap) if settings.ldap.url else None
     return Verbs(
         settings,
         Content(settings.content.paths),
-        files,
+        mode.seat_files,
         hub or JupyterHubClient(settings.hub.api_url, settings.hub.api_token.get_secret_value()),
-        accounts,
+        mode.accounts,
         ldap=ldap,
+        compiler=Compiler(hides_files=mode.hides_files),
     )
 
 
@@ -164,25 +158,21 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
     backend = settings.backend
     if backend.token is None:
         raise ConfigError("backend.token is not set: give the agent its location token")
+    mode = load_host_mode(settings)
     client = ApiClient(backend.api_url, backend.token.get_secret_value())
-    verbs = build_verbs(settings, hub=hub)
+    verbs = build_verbs(settings, hub=hub, mode=mode)
     watchdog = None
     if settings.watchdog.enabled:
-        seat_of = (
-            seat_by_uid(backend.uid_base)
-            if backend.account_mode is AccountMode.system
-            else seat_by_hub_user
-        )
 
         def report(abuse: Abuse) -> None:
             client.report_abuse(int(abuse.seat.removeprefix("student")), abuse.reason)
 
-        watchdog = AbuseWatchdog(settings.watchdog, seat_of, verbs.accounts, report)
+        watchdog = AbuseWatchdog(settings.watchdog, mode.seat_of, mode.accounts, report)
 
     def daily_check() -> None:
         location = client.location()
-        seats = range(int(location["seat_min"]), int(location["seat_max"]) + 1)
-        report = check_host(settings, verbs.accounts, seats, hub_probe=lambda: probe_hub(settings))
+        seats = range(location.seat_min, location.seat_max + 1)
+        report = check_host(settings, mode, seats, hub_probe=lambda: probe_hub(settings))
         client.report_check([finding.what for finding in report.findings])
 
     return Agent(

@@ -1,12 +1,16 @@
-"""The agent's side of the backend routes: claim a job, report on it."""
+"""The agent's side of the backend routes: claim a job, report on it (:mod:`wod.wire`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from wod.errors import ApiClientError
+from wod.wire import ExternalJobIn, JobOrder, JobReport, JobReported, LocationPublic
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class ApiClient:
@@ -41,20 +45,18 @@ class ApiClient:
             )
         return response
 
-    def claim(self) -> dict[str, Any] | None:
+    def claim(self) -> JobOrder | None:
         """The next job of this location, or None."""
         response = self._post("/jobs/claim")
         if response.status_code == 204:
             return None
-        order: dict[str, Any] = response.json()
-        return order
+        return _parse(JobOrder, response)
 
-    def external_job(self, verb: str, seat: int, workshop: str | None, source: str) -> int:
+    def external_job(self, order: ExternalJobIn) -> int:
         """Record a verb run on an order taken by another transport; the job's id."""
-        body = {"verb": verb, "seat": seat, "workshop": workshop, "source": source}
-        return int(self._post("/jobs/external", body).json()["id"])
+        return _parse(JobReported, self._post("/jobs/external", order.model_dump())).id
 
-    def location(self) -> dict[str, Any]:
+    def location(self) -> LocationPublic:
         """This agent's location: name, seat range, hub URLs."""
         try:
             response = self.http.get("/location")
@@ -62,8 +64,7 @@ class ApiClient:
             raise ApiClientError(f"api /location: {exc}") from exc
         if response.status_code >= 400:
             raise ApiClientError(f"api /location: {response.status_code}", response.status_code)
-        answer: dict[str, Any] = response.json()
-        return answer
+        return _parse(LocationPublic, response)
 
     def report_check(self, problems: list[str]) -> None:
         self._post("/check", {"problems": problems})
@@ -71,5 +72,12 @@ class ApiClient:
     def report_abuse(self, seat: int, reason: str) -> None:
         self._post(f"/seats/{seat}/abuse", {"reason": reason[:2000]})
 
-    def report(self, job_id: int, report: dict[str, Any]) -> None:
-        self._post(f"/jobs/{job_id}/report", report)
+    def report(self, job_id: int, report: JobReport) -> None:
+        self._post(f"/jobs/{job_id}/report", report.model_dump(exclude_none=True))
+
+
+def _parse(model: type[M], response: httpx.Response) -> M:
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise ApiClientError(f"api {response.url.path}: unexpected answer: {exc}") from exc

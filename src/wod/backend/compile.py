@@ -1,7 +1,8 @@
 """The ``compile`` option of a workshop: named scripts the participant may run but not read.
 
-In system mode a script is turned into a binary with ``shc`` and installed owned by root with
-mode 0711 in the seat's workshop folder: the participant can execute it, not open it. What this
+In a host mode that can hide a file from its seat (system mode: seats are Linux users) a script
+is turned into a binary with ``shc`` and installed owned by root with mode 0711 in the seat's
+workshop folder: the participant can execute it, not open it. What this
 protects: the file on disk (e.g. a credential inside the script) from ``cat``, copies and
 downloads. What it does not: while the binary runs, the script's text reaches the shell that
 interprets it, so a participant who watches their own processes can still recover it; and shc
@@ -27,8 +28,8 @@ from wod.errors import TemplateError, VerbError
 class Compiler:
     """Installs the ``compile`` scripts of a workshop into a seat."""
 
-    def __init__(self, mode: str, shc: str = "shc") -> None:
-        self.mode = mode
+    def __init__(self, *, hides_files: bool, shc: str = "shc") -> None:
+        self.hides_files = hides_files  # the host mode can keep a file from its seat
         self.shc = shc
 
     def _find(self, content: Content, name: str) -> Path:
@@ -61,7 +62,7 @@ class Compiler:
         stem = name.removesuffix(".sh")
         dest.mkdir(parents=True, exist_ok=True)
         script = text if text.startswith("#!") else "#!/bin/bash\n" + text
-        if self.mode != "system":
+        if not self.hides_files:
             target = dest / stem  # the same name as the compiled binary of system mode
             target.write_text(script)
             target.chmod(0o700)

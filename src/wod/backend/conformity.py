@@ -1,13 +1,12 @@
 """``wod backend check`` and ``wod backend seats sync``: is this hub host as it should be, and
-making it so. Checked: the seat accounts (system mode: Linux users with the expected uid), the
-seat homes (mode 0700, owned by their seat), the students and credentials folders, the hub
-(reachable with the service token), the seats' environment (reachable by every user in system
-mode), and the hook scripts (executable)."""
+making it so. Checked: the students folder, what the host mode checks (:mod:`wod.hub.modes`:
+the credentials folder in hub mode; the Linux accounts with their uids and the seats'
+environment in system mode), the seat homes (mode 0700, owned by their seat), the hub
+(reachable with the service token) and the hook scripts (executable)."""
 
 from __future__ import annotations
 
 import os
-import pwd
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,25 +14,13 @@ from pathlib import Path
 
 import httpx
 
-from wod.backend.accounts import Accounts
 from wod.content.layers import Content
-from wod.hub.venv import traversable_by_all
-from wod.settings import AccountMode, Settings
+from wod.hub.modes import Finding, HostMode
+from wod.settings import Settings
 
+#: Called with the number of seats done since the last call.
 Progress = Callable[[int], None]
-HOOK_PREFIXES = (
-    "create-",
-    "post-copy-",
-    "cleanup-",
-    "reset-",
-    "setup-",
-)  # called with the number of seats done since the last call
-
-
-@dataclass
-class Finding:
-    what: str
-    repair: Callable[[], None] | None = None
+HOOK_PREFIXES = ("create-", "post-copy-", "cleanup-", "reset-", "setup-")
 
 
 @dataclass
@@ -45,21 +32,7 @@ class Report:
         self.findings.append(Finding(what, repair))
 
 
-def _seat_account(report: Report, accounts: Accounts, settings: Settings, number: int) -> None:
-    username = f"student{number}"
-    home = settings.backend.students_dir / username
-    if accounts.mode == "system":
-        expected = settings.backend.uid_base + number
-        try:
-            uid = pwd.getpwnam(username).pw_uid
-        except KeyError:
-            report.add(
-                f"{username}: no Linux account", lambda: accounts.prepare(number, username, home)
-            )
-            return
-        if uid != expected:
-            report.add(f"{username}: uid {uid}, expected {expected} (fix it by hand)")
-            return
+def _seat_home(report: Report, mode: HostMode, home: Path, username: str) -> None:
     if not home.exists():
         return  # made by CREATE
     info = home.stat()
@@ -67,7 +40,7 @@ def _seat_account(report: Report, accounts: Accounts, settings: Settings, number
         report.add(
             f"{home}: mode {stat.S_IMODE(info.st_mode):o}, expected 700", lambda: home.chmod(0o700)
         )
-    owner = accounts.owner(username)
+    owner = mode.accounts.owner(username)
     if owner is not None and (info.st_uid, info.st_gid) != owner:
         report.add(
             f"{home}: owned by {info.st_uid}, expected {owner[0]}", lambda: os.chown(home, *owner)
@@ -76,7 +49,7 @@ def _seat_account(report: Report, accounts: Accounts, settings: Settings, number
 
 def check_host(
     settings: Settings,
-    accounts: Accounts,
+    mode: HostMode,
     seats: range,
     *,
     progress: Progress | None = None,
@@ -90,26 +63,25 @@ def check_host(
             f"{backend.students_dir}: missing",
             lambda: backend.students_dir.mkdir(mode=0o711, parents=True),
         )
-    elif backend.account_mode is AccountMode.system and traversable_by_all(backend.students_dir):
-        report.add(f"{backend.students_dir}: other users cannot enter it (seats need o+x)")
-    if backend.account_mode is AccountMode.hub:
-        folder = backend.credentials_dir
-        if not folder.is_dir():
-            report.add(f"{folder}: missing", lambda: folder.mkdir(mode=0o700, parents=True))
-        elif stat.S_IMODE(folder.stat().st_mode) & 0o077:
-            report.add(f"{folder}: readable by others", lambda: folder.chmod(0o700))
-    else:
-        venv = settings.hub.singleuser_venv
-        if venv is None or not (venv / "bin" / "jupyterhub-singleuser").exists():
-            report.add("hub.singleuser_venv: not set or not built (wod hub venv)")
-        elif traversable_by_all(venv):
-            report.add(f"{venv}: other users cannot run it")
+    report.findings.extend(mode.check_host())
     for count, number in enumerate(seats, start=1):
-        _seat_account(report, accounts, settings, number)
+        username = f"student{number}"
+        home = backend.students_dir / username
+        found = mode.check_seat(number, username, home)
+        report.findings.extend(found)
+        if not found:
+            _seat_home(report, mode, home, username)
         if progress is not None and count % 50 == 0:
             progress(50)
     if progress is not None:
         progress(len(seats) % 50)
+    _check_hooks(report, settings)
+    if hub_probe is not None and (problem := hub_probe()) is not None:
+        report.add(problem)
+    return report
+
+
+def _check_hooks(report: Report, settings: Settings) -> None:
     for layer in Content(settings.content.paths).layers:
         for script in sorted((layer.path / "scripts").glob("*.sh")):
             if not script.name.startswith(HOOK_PREFIXES):
@@ -118,9 +90,6 @@ def check_host(
                 report.add(
                     f"{script}: not executable (it runs with bash)", _make_executable(script)
                 )
-    if hub_probe is not None and (problem := hub_probe()) is not None:
-        report.add(problem)
-    return report
 
 
 def _make_executable(script: Path) -> Callable[[], None]:

@@ -18,16 +18,17 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.controller import Controller
 
 from wod.backend.client import ApiClient
-from wod.backend.orders import local_orders, parse_seats
+from wod.backend.orders import LocalOrder, local_orders, parse_seats
 from wod.backend.verbs import Verbs
 from wod.content.layers import Content
 from wod.errors import ApiClientError, ConfigError, WodError
 from wod.settings import MailOrderSettings
+from wod.wire import ExternalJobIn, VerbName
 
 log = logging.getLogger(__name__)
 SUBJECT = re.compile(
@@ -37,7 +38,7 @@ SUBJECT = re.compile(
 
 @dataclass(frozen=True)
 class MailOrder:
-    verb: str
+    verb: VerbName
     seats: tuple[int, int]
     registration: int
     workshop: str
@@ -45,7 +46,7 @@ class MailOrder:
 
 def parse_order(
     settings: MailOrderSettings, content: Content, sender: str, raw: bytes
-) -> tuple[MailOrder, list[dict[str, Any]]]:
+) -> tuple[MailOrder, list[LocalOrder]]:
     """The order of one message, or :class:`WodError` saying why it is refused."""
     expected = settings.secret.get_secret_value() if settings.secret else ""
     if sender.lower() != settings.sender.lower():
@@ -57,7 +58,8 @@ def parse_order(
     match = SUBJECT.match(str(message.get("Subject", "")))
     if match is None:
         raise WodError(f"subject {str(message.get('Subject', ''))!r} is not VERB N ID [email]")
-    verb, seats_text, registration = match[1], match[2], int(match[3])
+    verb = cast(VerbName, match[1])  # the pattern admits only the verbs
+    seats_text, registration = match[2], int(match[3])
     if "," in seats_text and verb != "RESET":
         raise WodError(f"{verb} takes one seat")
     part = message.get_body(preferencelist=("plain",))
@@ -113,17 +115,19 @@ class MailOrderListener:
             self.pending.append(self.pool.submit(self._run, jobs))
         return "250 order accepted"
 
-    def _run(self, jobs: list[dict[str, Any]]) -> None:
-        for job in jobs:
-            number = job["seat"]["number"] if job["seat"] else job["seats"][0]
-            workshop = job["workshop"]["slug"] if job["workshop"] else None
+    def _run(self, orders: list[LocalOrder]) -> None:
+        for order in orders:
+            job = order.job
+            number = job.seat.number if job.seat else order.seats[0] if order.seats else 0
+            workshop = job.workshop.slug if job.workshop else None
+            asked = ExternalJobIn(verb=job.verb, seat=number, workshop=workshop, source="mail")
             try:
-                job_id = self.client.external_job(job["verb"], number, workshop, "mail")
+                job_id = self.client.external_job(asked)
             except ApiClientError as exc:
                 log.error("mail order not run: the api refused to record it: %s", exc)
                 continue
-            outcome = self.verbs.run({**job, "id": job_id})
+            outcome = self.verbs.run(job.model_copy(update={"id": job_id}), order.seats)
             try:
-                self.client.report(job_id, outcome.as_report())
+                self.client.report(job_id, outcome)
             except ApiClientError as exc:
                 log.error("mail order %s ran but its report failed: %s", job_id, exc)

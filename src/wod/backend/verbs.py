@@ -1,9 +1,10 @@
 """The verbs a backend agent runs on its host (ARCHITECTURE §5): CREATE, CLEANUP, RESET, PURGE.
 
 Every verb is idempotent: running it twice leaves the same end state, and whatever state a
-failure leaves, PURGE cleans it (it needs no workshop). Each returns an :class:`Outcome`
-with its log. The account mode (hub or system) only changes the :class:`Accounts` and the
-owner of the seat's files; the steps are the same.
+failure leaves, PURGE cleans it (it needs no workshop). Each returns a
+:class:`~wod.wire.JobReport` with its log. The host mode (:mod:`wod.hub.modes`) only changes
+the :class:`~wod.hub.modes.Accounts` and :class:`~wod.hub.modes.SeatFiles` the verbs are given,
+and whether compiled scripts can be hidden; the steps are the same.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from wod.backend.accounts import Accounts
 from wod.backend.compile import Compiler
 from wod.backend.hooks import Hooks, hook_environment
 from wod.backend.ldap import LdapPasswords
-from wod.backend.seatfiles import SeatFiles
 from wod.content.completion import Notebook, completion_percent, load_notebook
 from wod.content.layers import Content
 from wod.content.render import make_environment, render_text, render_workshop, workshop_files
@@ -28,7 +27,9 @@ from wod.content.variables import content_folder_name, seat_context, seat_variab
 from wod.domain.secrets import new_password
 from wod.errors import VerbError, WodError
 from wod.hub.client import HubClient
+from wod.hub.modes import Accounts, SeatFiles
 from wod.settings import Settings
+from wod.wire import ERROR_LIMIT, LOG_LIMIT, JobOrder, JobReport, WorkshopOrder
 
 log = logging.getLogger(__name__)
 
@@ -48,56 +49,47 @@ class JobLog:
     def text(self) -> str:
         return "\n".join(self.lines)
 
-
-@dataclass
-class Outcome:
-    ok: bool
-    log: str
-    error: str | None = None
-    password: str | None = None
-    completion: int | None = None
-
-    def as_report(self) -> dict[str, Any]:
-        report: dict[str, Any] = {"ok": self.ok, "log": self.log}
-        for key in ("error", "password", "completion"):
-            value = getattr(self, key)
-            if value is not None:
-                report[key] = value
-        return report
+    def tail(self, limit: int = LOG_LIMIT) -> str:
+        """The text, its end kept when it is longer than a report carries."""
+        text = self.text
+        return text if len(text) <= limit else "[… earlier lines dropped …]\n" + text[-limit + 40 :]
 
 
-@dataclass(frozen=True)
 class Order:
-    """A job as received from the api (or built locally by test-action and mail orders)."""
+    """A job as the verbs read it: the api's :class:`~wod.wire.JobOrder`, or one built on the
+    hub host (``wod test-action``, mail orders), which may name a range of seats to RESET."""
 
-    id: int
-    verb: str
-    username: str
-    seat: int
-    workshop: dict[str, Any] | None
-    seats: tuple[int, int] | None = None  # RESET of a range
-
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> Order:
-        seat = data.get("seat") or {}
-        seats = data.get("seats")
-        return cls(
-            int(data["id"]),
-            str(data["verb"]),
-            str(seat.get("username", "")),
-            int(seat.get("number", 0)),
-            data.get("workshop"),
-            (int(seats[0]), int(seats[1])) if seats else None,
-        )
+    def __init__(self, job: JobOrder, seats: tuple[int, int] | None = None) -> None:
+        self.id = job.id
+        self.verb = job.verb
+        self.username = job.seat.username if job.seat else ""
+        self.seat = job.seat.number if job.seat else 0
+        self.workshop: WorkshopOrder | None = job.workshop
+        self.seats = seats
 
     @property
     def slug(self) -> str:
         if not self.workshop:
             raise VerbError(f"{self.verb} needs a workshop")
-        return str(self.workshop["slug"])
+        return self.workshop.slug
 
-    def flag(self, name: str) -> bool:
-        return bool((self.workshop or {}).get(name))
+    @property
+    def flags(self) -> WorkshopOrder:
+        """The workshop's flags (all off when the job names no workshop)."""
+        return self.workshop or NO_WORKSHOP
+
+
+NO_WORKSHOP = WorkshopOrder(
+    slug="",
+    seat_min=1,
+    seat_max=1,
+    reset=False,
+    varpass=False,
+    ldap=False,
+    compile=[],
+    monoappliance=False,
+    multiappliance=False,
+)
 
 
 class Verbs:
@@ -120,14 +112,15 @@ class Verbs:
         self.hub = hub
         self.accounts = accounts
         self.ldap = ldap
-        self.compiler = compiler or Compiler(accounts.mode)
+        self.compiler = compiler or Compiler(hides_files=False)
         self.hooks = Hooks(content, settings.backend.hook_timeout)
 
-    def run(self, data: dict[str, Any]) -> Outcome:
-        """Run one job; failures become an unsuccessful outcome with their message."""
-        order = Order.parse(data)
+    def run(self, job: JobOrder, seats: tuple[int, int] | None = None) -> JobReport:
+        """Run one job (on ``seats``, a range, for a RESET built on the host); a failure
+        becomes an unsuccessful report with its message."""
+        order = Order(job, seats)
         job_log = JobLog()
-        handlers: dict[str, Callable[[Order, JobLog], Outcome]] = {
+        handlers: dict[str, Callable[[Order, JobLog], JobReport]] = {
             "CREATE": self.create,
             "CLEANUP": self.cleanup,
             "RESET": self.reset,
@@ -144,10 +137,9 @@ class Verbs:
             outcome = handlers[order.verb](order, job_log)
         except (WodError, OSError, ValueError) as exc:
             job_log(f"FAILED: {exc}")
-            return Outcome(False, job_log.text, error=str(exc))
+            return JobReport(ok=False, log=job_log.tail(), error=str(exc)[:ERROR_LIMIT])
         job_log(f"{order.verb} done in {time.monotonic() - started:.2f} s")
-        outcome.log = job_log.text
-        return outcome
+        return outcome.model_copy(update={"log": job_log.tail()})
 
     # ------------------------------------------------------------------ helpers
 
@@ -161,19 +153,17 @@ class Verbs:
         return self.settings.backend.students_dir / username
 
     def _variables(self, order: Order, seat: int, password: str | None) -> dict[str, Any]:
-        flags = order.workshop or {}
+        flags = order.flags
         ctx = seat_context(
             self.content,
             order.slug,
             seat,
             password,
-            seat_min=int(flags.get("seat_min") or 1),
-            monoappliance=bool(flags.get("monoappliance")),
-            multiappliance=bool(flags.get("multiappliance")),
+            seat_min=flags.seat_min or 1,
+            monoappliance=flags.monoappliance,
+            multiappliance=flags.multiappliance,
         )
-        return seat_variables(
-            self.settings, ctx, expose_password=bool(flags.get("varpass") or flags.get("ldap"))
-        )
+        return seat_variables(self.settings, ctx, expose_password=flags.varpass or flags.ldap)
 
     def _env(
         self,
@@ -183,7 +173,6 @@ class Verbs:
         password: str | None,
         variables: dict[str, Any],
     ) -> dict[str, str]:
-        flags = order.workshop or {}
         return hook_environment(
             verb=order.verb,
             seat=seat,
@@ -191,7 +180,7 @@ class Verbs:
             home=self.home(username) if username else None,
             folder=content_folder_name(order.slug),
             slug=order.slug,
-            workshop_id=flags.get("id"),
+            workshop_id=order.flags.id,
             password=password,
             api_url=self.settings.backend.api_url,
             seat_range=order.seats or ((seat, seat) if seat else None),
@@ -214,7 +203,7 @@ class Verbs:
 
     def _set_password(self, order: Order, username: str, password: str, job_log: JobLog) -> None:
         self.accounts.set_password(username, password)
-        if order.flag("ldap"):
+        if order.flags.ldap:
             if self.ldap is None:
                 raise VerbError("the workshop uses LDAP but no ldap.url is set on this host")
             self.ldap.set_password(username, password)
@@ -227,7 +216,7 @@ class Verbs:
 
     # ------------------------------------------------------------------ verbs
 
-    def create(self, order: Order, job_log: JobLog) -> Outcome:
+    def create(self, order: Order, job_log: JobLog) -> JobReport:
         folder = content_folder_name(order.slug)
         source = self._source(order.slug)
         username, seat = order.username, order.seat
@@ -246,7 +235,7 @@ class Verbs:
         self.hooks.run("create", folder, env, variables, job_log)
         self.files.deploy(username, folder, rendered)
         job_log(f"{folder} deployed")
-        for name in (order.workshop or {}).get("compile") or []:
+        for name in order.flags.compile:
             self.compiler.install(
                 self.content,
                 name,
@@ -260,9 +249,9 @@ class Verbs:
         if self.settings.backend.prespawn:
             self.hub.start_server(username)
             job_log("server starting")
-        return Outcome(True, "", password=password)
+        return JobReport(ok=True, password=password)
 
-    def cleanup(self, order: Order, job_log: JobLog) -> Outcome:
+    def cleanup(self, order: Order, job_log: JobLog) -> JobReport:
         username, seat = order.username, order.seat
         self._lock_out(username, job_log)
         variables = self._variables(order, seat, None)
@@ -275,13 +264,13 @@ class Verbs:
         )
         completion = self.measure_completion(order)
         job_log(f"completion {completion} %")
-        if order.flag("reset"):
+        if order.flags.reset:
             job_log("home kept for RESET")
         else:
             self._erase(username, job_log)
-        return Outcome(True, "", completion=completion)
+        return JobReport(ok=True, completion=completion)
 
-    def reset(self, order: Order, job_log: JobLog) -> Outcome:
+    def reset(self, order: Order, job_log: JobLog) -> JobReport:
         low, high = order.seats or (order.seat, order.seat)
         if order.workshop:
             variables = self._variables(order, low, None)
@@ -292,24 +281,24 @@ class Verbs:
             username = f"student{number}"
             self._lock_out(username, job_log)
             self._erase(username, job_log)
-        return Outcome(True, "")
+        return JobReport(ok=True)
 
-    def purge(self, order: Order, job_log: JobLog) -> Outcome:
+    def purge(self, order: Order, job_log: JobLog) -> JobReport:
         self._lock_out(order.username, job_log)
         self._erase(order.username, job_log)
-        return Outcome(True, "")
+        return JobReport(ok=True)
 
-    def setup_appliance(self, order: Order, job_log: JobLog) -> Outcome:
+    def setup_appliance(self, order: Order, job_log: JobLog) -> JobReport:
         """``setup-pre-``, then ``setup-`` for each appliance (once for a shared one, once per
         seat for per-seat ones), then ``setup-post-`` hooks of a workshop."""
-        flags = order.workshop or {}
+        flags = order.flags
         folder = content_folder_name(order.slug)
-        low, high = int(flags.get("seat_min") or 1), int(flags.get("seat_max") or 1)
+        low, high = flags.seat_min or 1, flags.seat_max or 1
         variables = self._variables(order, low, None)
         env = self._env(order, None, None, None, variables)
         env.update({"WOD_SEAT_MIN": str(low), "WOD_SEAT_MAX": str(high)})
         self.hooks.run("setup-pre", folder, env, variables, job_log)
-        seats = range(low, high + 1) if flags.get("multiappliance") else range(low, low + 1)
+        seats = range(low, high + 1) if flags.multiappliance else range(low, low + 1)
         for seat in seats:
             seat_vars = self._variables(order, seat, None)
             seat_env = {
@@ -320,7 +309,7 @@ class Verbs:
             }
             self.hooks.run("setup", folder, seat_env, seat_vars, job_log)
         self.hooks.run("setup-post", folder, env, variables, job_log)
-        return Outcome(True, job_log.text)
+        return JobReport(ok=True, log=job_log.tail())
 
     def measure_completion(self, order: Order) -> int:
         """Executed code cells of the seat's copy over the shipped ones (ARCHITECTURE §7.5)."""

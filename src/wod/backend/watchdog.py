@@ -3,15 +3,15 @@ than a period, or whose command matches a deny-list (miners), are killed with ev
 their seat, and the api is told (it ends the registration and purges the seat). Processes whose
 command matches the whitelist (kernels, the single-user server) are left alone.
 
-A seat's processes are found by uid in system mode (``uid_base + N``) and by the
-``JUPYTERHUB_USER`` of their environment in hub mode — never by matching paths.
+A seat's processes are found by the host mode (:meth:`wod.hub.modes.HostMode.seat_of`): by uid
+in system mode (``uid_base + N``), by the ``JUPYTERHUB_USER`` of their environment in hub mode —
+never by matching paths.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -20,12 +20,10 @@ from pathlib import Path
 
 import psutil
 
-from wod.backend.accounts import Accounts
+from wod.hub.modes.base import Accounts, SeatOf
 from wod.settings import WatchdogSettings
 
 log = logging.getLogger(__name__)
-SeatOf = Callable[[psutil.Process], "str | None"]
-SEAT_NAME = re.compile(r"student\d+")
 
 
 @dataclass(frozen=True)
@@ -33,22 +31,6 @@ class Abuse:
     seat: str
     pid: int
     reason: str
-
-
-def seat_by_uid(uid_base: int, seats: int = 100_000) -> SeatOf:
-    def seat_of(process: psutil.Process) -> str | None:
-        uid = process.uids().real
-        return f"student{uid - uid_base}" if uid_base < uid <= uid_base + seats else None
-
-    return seat_of
-
-
-def seat_by_hub_user(process: psutil.Process) -> str | None:
-    try:
-        user = process.environ().get("JUPYTERHUB_USER")
-    except psutil.Error:
-        return None
-    return user if user is not None and SEAT_NAME.fullmatch(user) else None
 
 
 def program_names(argv: list[str], name: str) -> set[str]:

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from wod.backend.agent import build_verbs
-from wod.backend.orders import local_orders, parse_seats
+from wod.backend.orders import VERBS, local_orders, parse_seats
 from wod.cli.common import console, edge, settings
 from wod.content.layers import Content
+from wod.errors import FieldProblem, InvalidInput
 
 
 @edge
@@ -24,16 +25,17 @@ def test_action(
     It acts on the hub host only: the api's records (registrations, seats) are not changed."""
     current = settings()
     current.require_secrets("hub.api_token")
-    orders = local_orders(
-        Content(current.content.paths), verb.upper(), workshop, parse_seats(seats)
-    )
+    named = verb.upper()
+    if named not in VERBS:
+        raise InvalidInput([FieldProblem("verb", f"{verb!r} is not one of {', '.join(VERBS)}")])
+    orders = local_orders(Content(current.content.paths), named, workshop, parse_seats(seats))
     verbs = build_verbs(current)
     failed = False
     for order in orders:
-        outcome = verbs.run(order)
+        outcome = verbs.run(order.job, order.seats)
         console.print(outcome.log, highlight=False, markup=False)
-        if outcome.password is not None:
-            seat = order["seat"]["username"]
+        if outcome.password is not None and order.job.seat is not None:
+            seat = order.job.seat.username
             console.print(
                 f"credentials: {seat} / {outcome.password}  {current.hub.public_url}/hub/login",
                 highlight=False,

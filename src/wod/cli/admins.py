@@ -9,8 +9,8 @@ import typer
 
 from wod.cli.common import console, context, edge
 from wod.context import AppContext
-from wod.services import admins
-from wod.services.tokens import Role
+from wod.domain.roles import Role
+from wod.services.admin import users as admins
 
 app = typer.Typer(help="Users of the admin console (/admin).", no_args_is_help=True)
 

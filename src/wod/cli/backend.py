@@ -19,6 +19,7 @@ from wod.backend.mailorders import MailOrderListener
 from wod.backend.orders import parse_seats
 from wod.cli.common import console, edge, settings
 from wod.errors import ConfigError
+from wod.hub.modes import load_host_mode
 from wod.settings import Settings
 
 app = typer.Typer(help="The backend agent of a location.", no_args_is_help=True)
@@ -66,11 +67,11 @@ def _seat_range(current: Settings, seats: str | None) -> range:
         location = client.location()
     finally:
         client.close()
-    return range(int(location["seat_min"]), int(location["seat_max"]) + 1)
+    return range(location.seat_min, location.seat_max + 1)
 
 
 def _run_check(current: Settings, seats: range, *, fix: bool, only_seats: bool) -> Report:
-    accounts = build_verbs(current).accounts
+    mode = load_host_mode(current)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -82,7 +83,7 @@ def _run_check(current: Settings, seats: range, *, fix: bool, only_seats: bool) 
         task = bar.add_task("seats", total=len(seats))
         report = check_host(
             current,
-            accounts,
+            mode,
             seats,
             progress=lambda n: bar.advance(task, n),
             hub_probe=None if only_seats else (lambda: probe_hub(current)),
@@ -147,12 +148,14 @@ def setup_appliance(
     from wod.backend.orders import workshop_flags
     from wod.backend.verbs import JobLog, Order
     from wod.content.layers import Content
+    from wod.wire import JobOrder
 
     current = settings()
     flags = workshop_flags(Content(current.content.paths), workshop)
     verbs = build_verbs(current)
     job_log = JobLog()
-    order = Order(0, "SETUP", "", 0, flags)
+    job = JobOrder(id=0, verb="CREATE", attempt=1, seat=None, registration=None, workshop=flags)
+    order = Order(job)
     try:
         verbs.setup_appliance(order, job_log)
     finally:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from wod.cli.common import console, context, edge
-from wod.errors import FieldProblem, InvalidInput, NotFound
-from wod.services.locations import ensure_location, list_locations, rotate_token
+from wod.errors import FieldProblem, InvalidInput
+from wod.services import provisioning
 
 app = typer.Typer(help="Locations (JupyterHub hosts).", no_args_is_help=True)
 
@@ -36,19 +36,11 @@ def add(
 ) -> None:
     """Create or update a location with its seats; prints the agent token of a new location."""
     low, high = parse_seats(seats)
-    ctx = context()
-    with ctx.db.write() as session:
-        location = ensure_location(
-            session,
-            name=name,
-            hub_public_url=hub_url,
-            hub_api_url=hub_api_url or hub_url.rstrip("/") + "/hub/api",
-            seat_min=low,
-            seat_max=high,
-            now=ctx.clock.now(),
-        )
-        new_token = rotate_token(session, location) if rotate or not location.token_hash else None
+    added = provisioning.add_location(
+        context(), name, hub_url=hub_url, seats=(low, high), hub_api_url=hub_api_url, rotate=rotate
+    )
     console.print(f"location {name}: seats {low}-{high}")
+    new_token = added.token
     if new_token is None:
         console.print("agent token unchanged (--rotate-token replaces it)")
         return
@@ -60,24 +52,16 @@ def add(
 @edge
 def token(name: Annotated[str, typer.Argument(help="Location name.")]) -> None:
     """Replace a location's agent token (the old one stops working) and print the new one."""
-    ctx = context()
-    with ctx.db.write() as session:
-        location = next((loc for loc in list_locations(session) if loc.name == name), None)
-        if location is None:
-            raise NotFound(f"no location named {name!r}")
-        console.print(rotate_token(session, location), highlight=False)
+    console.print(provisioning.new_location_token(context(), name), highlight=False)
 
 
 @app.command("list")
 @edge
 def list_() -> None:
     """Every location."""
-    ctx = context()
-    with ctx.db.read() as session:
-        for loc in list_locations(session):
-            state = "enabled" if loc.enabled else "disabled"
-            console.print(
-                f"{loc.name:20} seats {loc.seat_min}-{loc.seat_max:<6} {state:9} "
-                f"{loc.hub_public_url}",
-                highlight=False,
-            )
+    for loc in provisioning.list_locations(context()):
+        state = "enabled" if loc.enabled else "disabled"
+        console.print(
+            f"{loc.name:20} seats {loc.seat_min}-{loc.seat_max:<6} {state:9} {loc.hub_public_url}",
+            highlight=False,
+        )

@@ -8,7 +8,7 @@ import typer
 
 from wod.cli.common import console, context, edge
 from wod.domain.states import SeatState
-from wod.services import seats
+from wod.services import provisioning
 
 app = typer.Typer(help="Seats of the locations.", no_args_is_help=True)
 
@@ -20,7 +20,7 @@ def list_(
     state: Annotated[SeatState | None, typer.Option(help="Only seats in this state.")] = None,
 ) -> None:
     """Seats with their state."""
-    for name, seat in seats.list_seats(context(), location, state):
+    for name, seat in provisioning.list_seats(context(), location, state):
         console.print(f"{name:20} {seat.username:12} {seat.state.value}", highlight=False)
 
 
@@ -31,5 +31,5 @@ def purge(
     number: Annotated[int, typer.Argument(help="Seat number.")],
 ) -> None:
     """Queue a PURGE of a seat (repairs a broken one: the seat is free once the agent ran it)."""
-    job = seats.purge(context(), location, number)
+    job = provisioning.purge(context(), location, number)
     console.print(f"PURGE queued as job {job.id}")

@@ -17,20 +17,16 @@ import typer
 import uvicorn
 
 from wod import logs
-from wod.api.app import create_app
 from wod.cli.common import console, edge, settings
-from wod.context import AppContext, build_context
-from wod.db.migrate import current_revision, head_revision, upgrade
+from wod.context import build_context
+from wod.db.migrate import current_revision, head_revision
 from wod.errors import ConfigError, Failure
 from wod.hub.process import HubProcess
 from wod.ports import port_is_free
-from wod.services import admins
-from wod.services.importer import apply_import, plan_import
-from wod.services.locations import ensure_location, rotate_token
-from wod.services.tokens import Role
+from wod.services.admin import users as admins
+from wod.services.admin.platform import LOCATION, prepare_platform
 from wod.settings import Settings
-
-LOCATION = "local"
+from wod.web.app import create_app
 
 
 @edge
@@ -105,63 +101,26 @@ def _up_environment(data_dir: Path, api_port: int, hub_port: int, smtp_port: int
 
 
 def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
-    """Migrate, import the content, configure the local location; returns its agent token."""
+    """Make the database ready for this machine (:func:`prepare_platform`), say what was done;
+    the local location's new agent token."""
     ctx = build_context(current)
     try:
-        upgrade(ctx.db)
-        from wod.content.check import check_content
-
-        report = check_content(ctx.content, current)
-        with ctx.db.write() as session:
-            plan = plan_import(session, report)
-            apply_import(session, plan, ctx.clock.now())
-        for problem in report.errors:
-            console.print(f"[yellow]content:[/yellow] {problem}", highlight=False)
-        low, high = seats or (
-            1,
-            max(
-                [
-                    20,
-                    *(
-                        w.spec.seat_range[1]
-                        for w in report.workshops.values()
-                        if w.spec and w.spec.seat_range
-                    ),
-                ]
-            ),
-        )
-        with ctx.db.write() as session:
-            location = ensure_location(
-                session,
-                name=LOCATION,
-                hub_public_url=current.hub.public_url,
-                hub_api_url=current.hub.api_url,
-                seat_min=low,
-                seat_max=high,
-                now=ctx.clock.now(),
-            )
-            token = rotate_token(session, location)
-        console.print(
-            f"database ready, {len(report.workshops)} workshop(s) imported, "
-            f"location {LOCATION!r} with seats {low}-{high}"
-        )
-        _first_admin(ctx, admins.first_password_file(current))
-        return token
+        done = prepare_platform(ctx, seats)
     finally:
         ctx.close()
-
-
-def _first_admin(ctx: AppContext, password_file: Path) -> None:
-    """On a database without any console user, an ``admin`` with a random password kept in
-    the data folder (0600), so that the console can be tried at once; never a default one."""
-    if not admins.list_users(ctx):
-        password = secrets.token_urlsafe(15)
-        password_file.unlink(missing_ok=True)
-        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(password + "\n")
-        user = admins.create_user(ctx, admins.FIRST_USER, password, Role.admin).username
-        console.print(f"admin console user {user!r} created; its password is in {password_file}")
+    for problem in done.problems:
+        console.print(f"[yellow]content:[/yellow] {problem}", highlight=False)
+    low, high = done.seats
+    console.print(
+        f"database ready, {done.workshops} workshop(s) imported, "
+        f"location {LOCATION!r} with seats {low}-{high}"
+    )
+    if done.first_admin is not None:
+        console.print(
+            f"admin console user {done.first_admin!r} created; "
+            f"its password is in {done.password_file}"
+        )
+    return done.token
 
 
 def _admin_hint(current: Settings) -> str:

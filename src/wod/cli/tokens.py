@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from wod.cli.common import console, context, edge
-from wod.services.tokens import Role, create_token, list_tokens, revoke_token
+from wod.domain.roles import Role
+from wod.services.admin.tokens import create_token, list_tokens, revoke_token
 
 app = typer.Typer(help="Admin api tokens.", no_args_is_help=True)
 
@@ -21,9 +22,7 @@ def add(
     ] = Role.viewer,
 ) -> None:
     """Create a token and print it, once (only its hash is kept)."""
-    ctx = context()
-    with ctx.db.write() as session:
-        token = create_token(session, name, role, ctx.clock.now())
+    token = create_token(context(), name, role)
     console.print(f"{role.value} token {name!r} (shown once; use it as Authorization: Bearer …):")
     console.print(token, highlight=False)
 
@@ -32,19 +31,15 @@ def add(
 @edge
 def list_() -> None:
     """Every token (never the token itself)."""
-    ctx = context()
-    with ctx.db.read() as session:
-        for row in list_tokens(session):
-            used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "never"
-            state = "revoked" if row.revoked else "active"
-            console.print(f"{row.name:20} {row.role:7} {state:8} last used {used}", highlight=False)
+    for row in list_tokens(context()):
+        used = row.last_used_at.strftime("%Y-%m-%d %H:%M") if row.last_used_at else "never"
+        state = "revoked" if row.revoked else "active"
+        console.print(f"{row.name:20} {row.role:7} {state:8} last used {used}", highlight=False)
 
 
 @app.command("revoke")
 @edge
 def revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
     """Revoke a token: it stops working at once."""
-    ctx = context()
-    with ctx.db.write() as session:
-        revoke_token(session, name)
+    revoke_token(context(), name)
     console.print(f"token {name!r} revoked")

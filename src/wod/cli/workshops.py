@@ -12,7 +12,7 @@ from wod.cli.common import console, context, edge, err, settings
 from wod.content.check import CheckReport, check_content, check_sources, sources_for_paths
 from wod.content.layers import Content
 from wod.errors import ContentError, ContentProblem
-from wod.services.importer import Action, ImportPlan, apply_import, plan_import
+from wod.services.admin.importer import Action, ImportPlan, import_content
 
 app = typer.Typer(help="Workshop content.", no_args_is_help=True)
 
@@ -84,20 +84,16 @@ def import_(
     apply: Annotated[bool, typer.Option("--apply", help="Write the changes.")] = False,
 ) -> None:
     """Show what importing the content layers would change; --apply writes it."""
-    ctx = context()
-    report = check_content(ctx.content, ctx.settings)
-    with ctx.db.write() as session:
-        plan = plan_import(session, report)
-        print_problems(plan.problems)
-        print_plan(plan)
-        if apply and plan.has_changes:
-            apply_import(session, plan, ctx.clock.now())
-            console.print("applied")
-        elif plan.has_changes:
-            console.print("dry run: nothing written (use --apply)")
-        else:
-            console.print("nothing to change")
-    if report.errors:
+    outcome = import_content(context(), apply=apply)
+    print_problems(outcome.plan.problems)
+    print_plan(outcome.plan)
+    if outcome.applied:
+        console.print("applied")
+    elif outcome.plan.has_changes:
+        console.print("dry run: nothing written (use --apply)")
+    else:
+        console.print("nothing to change")
+    if outcome.report.errors:
         sys.exit(1)
 
 
@@ -105,16 +101,14 @@ def import_(
 @edge
 def list_() -> None:
     """Workshops in the database with their seats left."""
-    from wod.services.catalogue import list_workshops
+    from wod.services.catalogue import catalogue
 
-    ctx = context()
-    with ctx.db.read() as session:
-        for view in list_workshops(session):
-            w = view.workshop
-            console.print(
-                f"{w.slug:30} {w.seat_min}-{w.seat_max:<6} {view.seats_left:>3} left  {w.name}",
-                highlight=False,
-            )
+    for view in catalogue(context()):
+        w = view.workshop
+        console.print(
+            f"{w.slug:30} {w.seat_min}-{w.seat_max:<6} {view.seats_left:>3} left  {w.name}",
+            highlight=False,
+        )
 
 
 @app.command("render")
@@ -148,11 +142,11 @@ def render(
         workshop,
         seat,
         SAMPLE_PASSWORD,
-        seat_min=flags["seat_min"],
-        monoappliance=flags["monoappliance"],
-        multiappliance=flags["multiappliance"],
+        seat_min=flags.seat_min,
+        monoappliance=flags.monoappliance,
+        multiappliance=flags.multiappliance,
     )
-    variables = seat_variables(current, ctx, expose_password=flags["varpass"] or flags["ldap"])
+    variables = seat_variables(current, ctx, expose_password=flags.varpass or flags.ldap)
     files = render_workshop(source.folder, variables, current.content.template_patterns, folder)
     target = out / folder
     for item in files:

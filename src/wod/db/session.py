@@ -4,6 +4,9 @@ On SQLite a write transaction starts with ``BEGIN IMMEDIATE`` so that concurrent
 for each other (busy timeout) instead of failing when they upgrade a read lock; the file runs in
 WAL mode so readers never wait. On PostgreSQL both are ordinary READ COMMITTED transactions and
 the services lock rows where they must (``FOR UPDATE``, ``SKIP LOCKED``).
+
+After a write transaction commits, the topics its helpers noted (:mod:`wod.notify`) are
+published to the database's notifier.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from wod.notify import Notifier, noted
 
 _IMMEDIATE = "wod_immediate"
 
@@ -24,8 +29,9 @@ _IMMEDIATE = "wod_immediate"
 class Database:
     """The database of one process: an engine and two session factories."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, notifier: Notifier | None = None) -> None:
         self.url = make_url(url)
+        self.notifier = notifier or Notifier()
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _create_engine(url, echo=echo, sqlite=self.is_sqlite)
         writer = (
@@ -43,9 +49,19 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session whose transaction commits at the end, or rolls back on error."""
-        with self._writer_turn(), self._write() as session, session.begin():
-            yield session
+        """A session whose transaction commits at the end, or rolls back on error; what it
+        noted is published once it committed."""
+        with self._writer_turn(), self._write() as session:
+            with session.begin():
+                yield session
+            topics = noted(session)
+        if topics:
+            self.notifier.publish(topics)
+
+    def ping(self) -> None:
+        """Raise when the database cannot answer a query."""
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:

@@ -44,6 +44,22 @@ class EmailState(StrEnum):
     failed = "failed"  # gave up after its attempts
 
 
+class EndReason(StrEnum):
+    """Why a registration ended (``ended_reason``)."""
+
+    expired = "expired"  # its time was up
+    ended_by_participant = "ended_by_participant"  # "end now" on the manage page or api
+    ended_by_admin = "ended_by_admin"  # an admin ended it (console or admin token)
+    purged_by_admin = "purged_by_admin"  # an admin stopped it and erased the person's data
+    abuse = "abuse"  # the agent's watchdog caught its seat abusing the host
+    provision_timeout = "provision_timeout"  # the seat was not ready in time
+    provision_failed = "provision_failed"  # the CREATE job failed for good
+
+
+#: Reasons of registrations that ended before their time, by someone's decision.
+ENDED_EARLY = (EndReason.ended_by_participant, EndReason.ended_by_admin)
+
+
 class Verb(StrEnum):
     CREATE = "CREATE"
     CLEANUP = "CLEANUP"

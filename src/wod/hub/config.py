@@ -1,5 +1,5 @@
-"""``wod hub config``: a working ``jupyterhub_config.py`` for one location, in the hub or the
-system account mode."""
+"""``wod hub config``: a working ``jupyterhub_config.py`` for one location, whose spawner part
+comes from the host mode (:mod:`wod.hub.modes`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from wod.errors import ConfigError
-from wod.settings import AccountMode, Settings
+from wod.hub.modes import HostMode, load_host_mode
+from wod.settings import Settings
 
 #: What the backend agent may do through the hub API, and nothing more.
 BACKEND_SCOPES = ["admin:users", "admin:servers", "list:users", "read:users"]
@@ -38,26 +39,9 @@ def singleuser_bin(settings: Settings) -> Path:
     return (venv / "bin" if venv else Path(sys.executable).parent) / "jupyterhub-singleuser"
 
 
-def _spawner(settings: Settings, v: dict[str, str]) -> str:
-    if settings.backend.account_mode is AccountMode.system:
-        return f"""# System account mode: seats are Linux users studentN, each server runs as it.
-c.JupyterHub.spawner_class = "localprocess"
-c.WodAuthenticator.password_check = "pam"
-c.Spawner.cmd = [{v["singleuser"]}]
-c.Spawner.notebook_dir = "~"
-"""
-    return f"""# Hub account mode: seats are not Linux users and are NOT isolated from each other:
-# every single-user server runs as the hub's own user.
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = {v["home_template"]}
-c.Spawner.cmd = [{v["singleuser"]}]
-if os.geteuid() == 0:
-    c.Spawner.args = ["--allow-root"]
-"""
-
-
-def render_config(settings: Settings) -> str:
-    """The text of ``jupyterhub_config.py``."""
+def render_config(settings: Settings, mode: HostMode | None = None) -> str:
+    """The text of ``jupyterhub_config.py``; its spawner part is the host mode's."""
+    mode = mode or load_host_mode(settings)
     hub = settings.hub
     state = hub.dir.resolve()
     students = settings.backend.students_dir.resolve()
@@ -75,8 +59,7 @@ def render_config(settings: Settings) -> str:
         "token": hub.api_token.get_secret_value(),
     }
     v = {k: repr(val) for k, val in values.items()}
-    mode = settings.backend.account_mode.value
-    return f"""# Written by `wod hub config` for the {mode} account mode.
+    return f"""# Written by `wod hub config` for the {mode.name} account mode.
 import os
 
 c = get_config()  # noqa: F821
@@ -101,7 +84,7 @@ c.WodAuthenticator.lockout_address_attempts = {hub.lockout_address_attempts}
 c.WodAuthenticator.lockout_duration = {hub.lockout_duration!r}
 c.WodAuthenticator.lockout_window = {hub.lockout_window!r}
 
-{_spawner(settings, v)}c.Spawner.default_url = "/lab"
+{mode.hub_config(v)}c.Spawner.default_url = "/lab"
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
 
@@ -115,11 +98,12 @@ c.JupyterHub.load_roles = [
 def write_config(settings: Settings, path: Path | None = None) -> Path:
     """Write the config (mode 0600: it holds the service token) and create the hub's folders."""
     target = path or settings.hub.dir / "jupyterhub_config.py"
+    mode = load_host_mode(settings)
+    text = render_config(settings, mode)
     for folder in (settings.hub.dir, target.parent, settings.backend.students_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    if settings.backend.account_mode is AccountMode.hub:
-        settings.backend.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode.prepare_hub()
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(render_config(settings))
+        handle.write(text)
     return target

@@ -1,88 +1,110 @@
-"""Badge images drawn here (PNG, which every mail client shows): one per workshop without its
-own ``badgeImg``, generated from its name, and one per level."""
+"""Badges: their images (drawn here, or files of the content layers), the public pages with
+Open Graph tags that participants share, and the presenters' pictures of the layers."""
 
 from __future__ import annotations
 
-import hashlib
-import io
-import math
-import textwrap
-from functools import lru_cache
+from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from wod.domain.levels import Level
+from wod.domain.levels import level
+from wod.i18n import _
+from wod.portal import badge_art
+from wod.portal.page import not_found, render
+from wod.services import links
+from wod.services.catalogue import workshop_named
+from wod.web.deps import Ctx
 
-SIZE = 600
-PALETTE = (
-    ("#01a982", "#e6f7f2"),
-    ("#425563", "#eef1f3"),
-    ("#7630ea", "#f1eafd"),
-    ("#ff8300", "#fff2e5"),
-    ("#0d5265", "#e7f0f2"),
-    ("#c54e4b", "#faeceb"),
-    ("#00739d", "#e5f3f8"),
-    ("#6b8e23", "#f0f4e9"),
-)
-LEVEL_COLOURS = ("#cd7f32", "#a8a9ad", "#d4af37", "#01a982", "#7630ea")
+router = APIRouter(include_in_schema=False)
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+def _png(content: bytes) -> Response:
+    return Response(
+        content, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
-def _centered(
-    draw: ImageDraw.ImageDraw, lines: list[str], size: int, top: float, fill: str
-) -> None:
-    font = _font(size)
-    y = top
-    for line in lines:
-        left, _, right, bottom = draw.textbbox((0, 0), line, font=font)
-        draw.text(((SIZE - (right - left)) / 2, y), line, font=font, fill=fill)
-        y += bottom + size * 0.25
+def _layer_file(ctx: Ctx, folder: str, name: str) -> Response:
+    """A file of the content layers' ``folder`` (the later layer wins), by bare name."""
+    if "/" in name or "\\" in name or name.startswith("."):
+        return Response(status_code=404)
+    for layer in reversed(ctx.settings.content.paths):
+        path = Path(layer) / folder / name
+        if path.is_file():
+            return FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+    return Response(status_code=404)
 
 
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+@router.get("/badges/files/{name}")
+def badge_file(ctx: Ctx, name: str) -> Response:
+    """A badge image named by a workshop's ``badgeImg``, from the layers' ``badges/``."""
+    return _layer_file(ctx, "badges", name)
 
 
-@lru_cache(maxsize=256)
-def workshop_badge(slug: str, name: str) -> bytes:
-    """A round badge in a colour chosen from the slug, with the workshop's name."""
-    index = int(hashlib.sha256(slug.encode()).hexdigest(), 16) % len(PALETTE)
-    strong, light = PALETTE[index]
-    image = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((10, 10, SIZE - 10, SIZE - 10), fill=strong)
-    draw.ellipse((45, 45, SIZE - 45, SIZE - 45), fill=light)
-    draw.ellipse((60, 60, SIZE - 60, SIZE - 60), outline=strong, width=4)
-    title = name.split(":")[0].strip() or slug
-    lines = textwrap.wrap(title, width=14)[:3]
-    _centered(draw, ["WORKSHOP"], 34, 150, strong)
-    _centered(draw, lines, 56, 230 - (len(lines) - 1) * 30, "#1f2328")
-    _centered(draw, ["COMPLETED"], 34, 420, strong)
-    return _png(image)
+@router.get("/avatars/files/{name}")
+def avatar_file(ctx: Ctx, name: str) -> Response:
+    """A presenter's picture named by a workshop's ``avatar``, from the layers' ``avatars/``."""
+    return _layer_file(ctx, "avatars", name)
 
 
-def _star(cx: float, cy: float, outer: float, inner: float) -> list[tuple[float, float]]:
-    points = []
-    for i in range(10):
-        radius = outer if i % 2 == 0 else inner
-        angle = math.pi / 2 + i * math.pi / 5
-        points.append((cx + radius * math.cos(angle), cy - radius * math.sin(angle)))
-    return points
+@router.get("/badges/workshop/{slug}.png")
+def workshop_badge_image(ctx: Ctx, slug: str) -> Response:
+    workshop = workshop_named(ctx, slug)
+    if workshop is None:
+        return Response(status_code=404)
+    return _png(badge_art.workshop_badge(workshop.slug, workshop.name))
 
 
-@lru_cache(maxsize=8)
-def level_badge(level: Level) -> bytes:
-    """A star badge, one colour per level, with the level's name and count."""
-    colour = LEVEL_COLOURS[(level.number - 1) % len(LEVEL_COLOURS)]
-    image = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((10, 10, SIZE - 10, SIZE - 10), fill="#1f2328")
-    draw.polygon(_star(SIZE / 2, SIZE / 2 - 40, 190, 80), fill=colour)
-    _centered(draw, [level.name.upper()], 52, 420, "#ffffff")
-    _centered(draw, [f"{level.count} workshops"], 32, 490, colour)
-    return _png(image)
+@router.get("/badges/level/{number}.png")
+def level_badge_image(number: int) -> Response:
+    current = level(number)
+    if current is None:
+        return Response(status_code=404)
+    return _png(badge_art.level_badge(current))
+
+
+@router.get("/badges/workshop/{slug}", response_class=HTMLResponse)
+def workshop_badge_page(request: Request, ctx: Ctx, slug: str) -> Response:
+    workshop = workshop_named(ctx, slug)
+    if workshop is None:
+        return not_found(request, slug)
+    settings = ctx.settings
+    return render(
+        request,
+        "badge.html",
+        with_csrf=False,
+        title=_("%(workshop)s: workshop completed", workshop=workshop.name),
+        text=_(
+            "Awarded for completing the %(workshop)s workshop on %(wod)s.",
+            workshop=workshop.name,
+            wod=settings.branding.wod_name,
+        ),
+        image=links.workshop_badge_image(settings, workshop),
+        page=links.workshop_badge_page(settings, workshop),
+        cta_url=links.workshop_url(settings, workshop) if workshop.active else "/",
+        cta=_("Take this workshop") if workshop.active else _("See the workshops"),
+    )
+
+
+@router.get("/badges/level/{number}", response_class=HTMLResponse)
+def level_badge_page(request: Request, ctx: Ctx, number: int) -> Response:
+    current = level(number)
+    if current is None:
+        return not_found(request, f"badges/level/{number}")
+    settings = ctx.settings
+    return render(
+        request,
+        "badge.html",
+        with_csrf=False,
+        title=_("%(level)s badge", level=current.name),
+        text=_(
+            "Awarded for completing %(count)s different workshops on %(wod)s.",
+            count=current.count,
+            wod=settings.branding.wod_name,
+        ),
+        image=links.level_badge_image(settings, number),
+        page=links.level_badge_page(settings, number),
+        cta_url=settings.absolute_url("/"),
+        cta=_("See the workshops"),
+    )

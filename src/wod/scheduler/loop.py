@@ -11,7 +11,9 @@ import threading
 from collections.abc import Callable
 
 from wod.context import AppContext
-from wod.services import lifecycle, outbox
+from wod.notify import Topic
+from wod.services.mail import outbox
+from wod.services.registrations import timers
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +21,11 @@ log = logging.getLogger(__name__)
 def run_pass(ctx: AppContext) -> dict[str, int]:
     """One pass of every timer; counts of what was done."""
     return {
-        "expired": lifecycle.expire_due(ctx),  # before reminders: no reminder after the end
-        "reminded": lifecycle.remind_due(ctx),
-        "timed_out": lifecycle.watch_provisioning(ctx),
-        "leases": lifecycle.expire_leases(ctx),
-        "counters": lifecycle.forget_rate_counters(ctx),
+        "expired": timers.expire_due(ctx),  # before reminders: no reminder after the end
+        "reminded": timers.remind_due(ctx),
+        "timed_out": timers.watch_provisioning(ctx),
+        "leases": timers.expire_leases(ctx),
+        "counters": timers.forget_rate_counters(ctx),
     }
 
 
@@ -36,6 +38,7 @@ class Loop:
         self.interval = interval
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self.unsubscribe: Callable[[], None] = lambda: None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -46,6 +49,7 @@ class Loop:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.unsubscribe()
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():
@@ -62,14 +66,16 @@ class Loop:
 
 
 def start_loops(ctx: AppContext) -> list[Loop]:
-    """The scheduler and outbox loops the settings ask for, started."""
+    """The scheduler and outbox loops the settings ask for, started, each woken after every
+    commit that makes work due (:attr:`wod.notify.Topic.work`) until it is stopped."""
     loops = []
     if ctx.settings.scheduler.enabled:
         # Once per start, not per pass: it is a catch-up for rows of an older schema.
-        lifecycle.backfill_live(ctx)
+        timers.backfill_live(ctx)
         loops.append(Loop("wod-scheduler", lambda: run_pass(ctx), ctx.settings.scheduler.interval))
     if ctx.settings.outbox.enabled:
         loops.append(Loop("wod-outbox", lambda: outbox.send_due(ctx), ctx.settings.outbox.interval))
     for loop in loops:
+        loop.unsubscribe = ctx.notifier.subscribe(Topic.work, loop.wake)
         loop.start()
     return loops

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from wod.api.deps import Ctx
 from wod.mail.catcher import read_mail
+from wod.web.deps import Ctx
 
 router = APIRouter(prefix="/dev", tags=["development"])
 

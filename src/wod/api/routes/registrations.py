@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from wod import i18n
-from wod.api.deps import Authenticated, Caller, Ctx, client_address
 from wod.api.schemas import RegistrationCreate, RegistrationCreated, RegistrationPublic
 from wod.errors import Forbidden, NotFound
-from wod.services import manage
-from wod.services.registration import RegistrationRequest, register
+from wod.services import registrations
+from wod.services.registrations import RegistrationRequest, RegistrationStatus
+from wod.web.deps import Authenticated, Caller, Ctx, client_address
 
 router = APIRouter(tags=["registrations"])
 
@@ -20,7 +20,7 @@ def create_registration(
     ctx: Ctx, body: RegistrationCreate, request: Request
 ) -> RegistrationCreated:
     """Register for a workshop: a seat is reserved and the emails follow."""
-    registration = register(
+    registration = registrations.register(
         ctx,
         RegistrationRequest(
             workshop=body.workshop,
@@ -32,8 +32,6 @@ def create_registration(
         ),
         client=client_address(request),
     )
-    request.app.state.catalogue.invalidate()
-    request.app.state.wake()
     return RegistrationCreated(
         id=registration.id,
         workshop=body.workshop.strip(),
@@ -42,7 +40,7 @@ def create_registration(
     )
 
 
-def _public(status: manage.RegistrationStatus) -> RegistrationPublic:
+def _public(status: RegistrationStatus) -> RegistrationPublic:
     return RegistrationPublic.model_validate(status, from_attributes=True)
 
 
@@ -51,17 +49,14 @@ def get_registration(ctx: Ctx, caller: Authenticated, registration_id: int) -> R
     """A registration's status (its manage token, or an admin or viewer token)."""
     if not caller.may_read(registration_id):
         raise NotFound(f"No registration {registration_id}.")
-    return _public(manage.get_status(ctx, registration_id))
+    return _public(registrations.get_status(ctx, registration_id))
 
 
 @router.post("/registrations/{registration_id}/end", response_model=RegistrationPublic)
-def end_registration(
-    ctx: Ctx, caller: Authenticated, registration_id: int, request: Request
-) -> RegistrationPublic:
+def end_registration(ctx: Ctx, caller: Authenticated, registration_id: int) -> RegistrationPublic:
     """End a running workshop now; the seat is cleaned and the final email follows."""
     _check_act(caller, registration_id)
-    status = manage.end_now(ctx, registration_id, by_admin=caller.role is not None)
-    request.app.state.wake()
+    status = registrations.end_now(ctx, registration_id, by_admin=caller.role is not None)
     return _public(status)
 
 
@@ -71,7 +66,7 @@ def extend_registration(
 ) -> RegistrationPublic:
     """Extend a running workshop once by ``registration.extend_by``."""
     _check_act(caller, registration_id)
-    return _public(manage.extend(ctx, registration_id))
+    return _public(registrations.extend(ctx, registration_id))
 
 
 def _check_act(caller: Caller, registration_id: int) -> None:

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from wod.api.deps import Authenticated, Ctx
+from wod.domain.roles import Role
 from wod.errors import Forbidden
-from wod.services import seats
-from wod.services.tokens import Role
+from wod.services import provisioning
+from wod.web.deps import Authenticated, Ctx
 
 router = APIRouter(tags=["seats"])
 
 
 @router.post("/seats/{location}/{number}/purge", status_code=202)
-def purge_seat(
-    ctx: Ctx, caller: Authenticated, location: str, number: int, request: Request
-) -> dict[str, int | str]:
+def purge_seat(ctx: Ctx, caller: Authenticated, location: str, number: int) -> dict[str, int | str]:
     """Queue a PURGE of a seat that no live registration holds (repairs a broken seat)."""
     if caller.role is not Role.admin:
         raise Forbidden("Purging a seat needs an admin token.")
-    job = seats.purge(ctx, location, number)
-    request.app.state.wake()
+    job = provisioning.purge(ctx, location, number)
     return {"job": job.id, "verb": job.verb.value}

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
-from wod.api.deps import Ctx
 from wod.api.schemas import WorkshopPublic
 from wod.errors import WorkshopNotFound
 from wod.services import links
-from wod.services.catalogue import WorkshopView, get_workshop
+from wod.services.catalogue import WorkshopView, find_workshop
 from wod.settings import Settings
+from wod.web.deps import Ctx, State
 
 router = APIRouter(tags=["workshops"])
 
@@ -35,19 +35,20 @@ def to_public(view: WorkshopView, settings: Settings) -> WorkshopPublic:
 
 
 @router.get("/workshops", response_model=list[WorkshopPublic])
-async def workshops(request: Request) -> Response:
+async def workshops(state: State) -> Response:
     """Every active workshop, in catalogue order. Seats left are at most
     ``api.catalogue_ttl`` seconds old."""
-    cache = request.app.state.catalogue
-    snapshot = cache.fresh() or await run_in_threadpool(cache.get)
+    cache = state.catalogue
+    snapshot = cache.fresh()
+    if snapshot is None:
+        snapshot = await run_in_threadpool(cache.get)
     return Response(snapshot.api_body, media_type="application/json")
 
 
 @router.get("/workshops/{slug}", response_model=WorkshopPublic)
 def workshop(ctx: Ctx, slug: str) -> WorkshopPublic:
     """One active workshop."""
-    with ctx.db.read() as session:
-        view = get_workshop(session, slug)
+    view = find_workshop(ctx, slug)
     if view is None:
         raise WorkshopNotFound(f"No workshop {slug!r}.")
     return to_public(view, ctx.settings)

@@ -1,0 +1,81 @@
+"""The console's registrations (``/admin/registrations``): the list and its actions — end,
+extend, purge (stop and erase the person's data)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from wod.admin.page import (
+    PATH,
+    Actor,
+    Admin,
+    AdminRoute,
+    Back,
+    PageNumber,
+    Text,
+    act,
+    enum_or_none,
+    render,
+)
+from wod.domain.states import RegistrationState
+from wod.services import registrations
+from wod.services.admin import lists
+from wod.web.deps import Ctx
+
+router = APIRouter(prefix=PATH, route_class=AdminRoute)
+LIST = "/admin/registrations"
+
+
+@router.get("/registrations")
+def registration_list(
+    request: Request,
+    ctx: Ctx,
+    user: Admin,
+    workshop: Text = "",
+    state: Text = "",
+    location: Text = "",
+    q: Text = "",
+    page: PageNumber = 1,
+) -> Response:
+    where = lists.RegistrationFilter(
+        workshop or None, enum_or_none(RegistrationState, state), location or None, q or None
+    )
+    return render(
+        request,
+        ctx,
+        "registrations.html",
+        user,
+        nav="registrations",
+        page=lists.registrations(ctx, where, page),
+        filters={"workshop": workshop, "state": state, "location": location, "q": q},
+        states=[s.value for s in RegistrationState],
+        choices=lists.choices(ctx),
+    )
+
+
+@router.post("/registrations/{registration_id}/end")
+def end_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back = "") -> Response:
+    def end() -> str:
+        registrations.end_now(ctx, registration_id, by_admin=True)
+        return f"Registration {registration_id} is ending: its seat is being cleaned."
+
+    return act(ctx, back, LIST, end)
+
+
+@router.post("/registrations/{registration_id}/extend")
+def extend_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back = "") -> Response:
+    def extend() -> str:
+        status = registrations.extend(ctx, registration_id)
+        ends = status.ends_at.strftime("%Y-%m-%d %H:%M UTC") if status.ends_at else "?"
+        return f"Registration {registration_id} extended: it now ends at {ends}."
+
+    return act(ctx, back, LIST, extend)
+
+
+@router.post("/registrations/{registration_id}/purge")
+def purge_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back = "") -> Response:
+    def purge() -> str:
+        return registrations.purge_registration(ctx, registration_id).describe()
+
+    return act(ctx, back, LIST, purge)

@@ -1,0 +1,57 @@
+"""The console's seats (``/admin/seats``): every seat with its state and holder, and the purge
+that repairs a broken one."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from wod.admin.page import (
+    PATH,
+    Actor,
+    Admin,
+    AdminRoute,
+    Back,
+    PageNumber,
+    Text,
+    act,
+    enum_or_none,
+    render,
+)
+from wod.domain.states import SeatState
+from wod.services import provisioning
+from wod.services.admin import lists
+from wod.web.deps import Ctx
+
+router = APIRouter(prefix=PATH, route_class=AdminRoute)
+
+
+@router.get("/seats")
+def seat_list(
+    request: Request,
+    ctx: Ctx,
+    user: Admin,
+    location: Text = "",
+    state: Text = "",
+    page: PageNumber = 1,
+) -> Response:
+    return render(
+        request,
+        ctx,
+        "seats.html",
+        user,
+        nav="seats",
+        page=lists.seats(ctx, location or None, enum_or_none(SeatState, state), page),
+        filters={"location": location, "state": state},
+        states=[s.value for s in SeatState],
+        choices=lists.choices(ctx),
+    )
+
+
+@router.post("/seats/{location}/{number}/purge")
+def purge_seat(ctx: Ctx, user: Actor, location: str, number: int, back: Back = "") -> Response:
+    def purge() -> str:
+        job = provisioning.purge(ctx, location, number)
+        return f"Seat {number} at {location}: PURGE queued as job {job.id}."
+
+    return act(ctx, back, "/admin/seats", purge)

@@ -1,0 +1,55 @@
+"""The console's workshops (``/admin/workshops``): the list, the import preview with its diff,
+and the apply bound to that preview's digest."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from wod.admin.page import PATH, Actor, Admin, AdminRoute, redirect, render
+from wod.errors import ContentError, Refusal
+from wod.services.admin import importer, lists
+from wod.web.deps import Ctx
+
+router = APIRouter(prefix=PATH, route_class=AdminRoute)
+
+
+@router.get("/workshops")
+def workshop_list(request: Request, ctx: Ctx, user: Admin) -> Response:
+    rows = lists.workshops(ctx)
+    return render(request, ctx, "workshops.html", user, nav="workshops", rows=rows)
+
+
+@router.get("/workshops/import")
+def import_page(request: Request, ctx: Ctx, user: Admin) -> Response:
+    try:
+        plan, digest = importer.preview_import(ctx)
+    except ContentError as exc:
+        return render(
+            request, ctx, "import.html", user, nav="workshops", plan=None, problems=exc.problems
+        )
+    return render(
+        request,
+        ctx,
+        "import.html",
+        user,
+        nav="workshops",
+        plan=plan,
+        digest=digest,
+        problems=plan.problems,
+    )
+
+
+@router.post("/workshops/import")
+def import_apply(
+    ctx: Ctx, user: Actor, plan: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    """Applies exactly the plan that was shown (its digest), or sends back to the new plan."""
+    try:
+        applied = importer.apply_previewed(ctx, plan)
+    except (Refusal, ContentError) as exc:
+        return redirect(ctx, "/admin/workshops/import", exc.message, error=True)
+    changed = [w for w in applied.workshops if w.action in importer.CHANGING]
+    return redirect(ctx, "/admin/workshops", f"Imported: {len(changed)} workshop(s) changed.")

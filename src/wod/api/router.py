@@ -1,0 +1,13 @@
+"""The REST api (``/api/v1``, ARCHITECTURE §9): one router of its resources, and the
+development helpers' router (mounted only in development mode)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wod.api.routes import backend, dev, registrations, seats, stats, workshops
+
+router = APIRouter()
+for resource in (workshops, registrations, backend, stats, seats):
+    router.include_router(resource.router)
+dev_router = dev.router

@@ -1,0 +1,109 @@
+"""The ``hub`` host mode (the default of ``wod up``, no root): seats are only JupyterHub users;
+their passwords are argon2 hashes in the credential store the ``wod`` authenticator reads, and
+every seat's processes run as the hub's own user — **seats are not isolated from each other**.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+from wod.hub.credentials import CredentialStore, FileCredentialStore
+from wod.hub.modes.base import Accounts, Finding, HostMode, SeatFiles, kill
+from wod.hub.modes.files import LocalSeatFiles
+from wod.settings import Settings
+
+SEAT_NAME = re.compile(r"student\d+")
+SPAWNER = """\
+# Hub account mode: seats are not Linux users and are NOT isolated from each other:
+# every single-user server runs as the hub's own user.
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {home_template}
+c.Spawner.cmd = [{singleuser}]
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
+"""
+
+
+class HubAccounts:
+    """Seats as hub users with hashed passwords in the credential store."""
+
+    mode = "hub"
+
+    def __init__(self, credentials: CredentialStore) -> None:
+        self.credentials = credentials
+
+    def prepare(self, seat: int, username: str, home: Path) -> None:
+        return None
+
+    def set_password(self, username: str, password: str) -> None:
+        self.credentials.set_password(username, password)
+
+    def lock(self, username: str) -> None:
+        self.credentials.remove(username)
+
+    def kill_processes(self, username: str) -> int:
+        # Every seat runs as the hub's user: a seat's processes are those JupyterHub started
+        # for it, which carry JUPYTERHUB_USER in their environment (kernels inherit it).
+        mine = os.getuid()
+        seat_processes = []
+        for process in psutil.process_iter(["uids"]):
+            try:
+                if process.info["uids"].real != mine or process.pid == os.getpid():
+                    continue
+                if process.environ().get("JUPYTERHUB_USER") == username:
+                    seat_processes.append(process)
+            except psutil.Error:
+                continue
+        return kill(seat_processes)
+
+    def owner(self, username: str) -> tuple[int, int] | None:
+        return None
+
+
+def seat_by_hub_user(process: psutil.Process) -> str | None:
+    """The seat of a process by the ``JUPYTERHUB_USER`` of its environment."""
+    try:
+        user = process.environ().get("JUPYTERHUB_USER")
+    except psutil.Error:
+        return None
+    return user if user is not None and SEAT_NAME.fullmatch(user) else None
+
+
+class HubMode(HostMode):
+    """Seats as hub users of one unprivileged hub (see the module)."""
+
+    name = "hub"
+
+    def __init__(self, settings: Settings, credentials: CredentialStore | None = None) -> None:
+        super().__init__(settings)
+        self.credentials = credentials
+
+    def make_accounts(self) -> Accounts:
+        store = self.credentials or FileCredentialStore(self.settings.backend.credentials_dir)
+        return HubAccounts(store)
+
+    def make_seat_files(self) -> SeatFiles:
+        return LocalSeatFiles(self.settings.backend.students_dir)
+
+    def hub_config(self, values: Mapping[str, str]) -> str:
+        return SPAWNER.format_map(values)
+
+    def seat_of(self, process: psutil.Process) -> str | None:
+        return seat_by_hub_user(process)
+
+    def prepare_hub(self) -> None:
+        self.settings.backend.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def check_host(self) -> list[Finding]:
+        folder = self.settings.backend.credentials_dir
+        if not folder.is_dir():
+            return [Finding(f"{folder}: missing", lambda: folder.mkdir(mode=0o700, parents=True))]
+        if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+            return [Finding(f"{folder}: readable by others", lambda: folder.chmod(0o700))]
+        return []

@@ -1,0 +1,11 @@
+"""Every page of the portal on one router (one module per page in this package)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wod.portal import badges, devmail, home, legal, manage, workshop
+
+router = APIRouter(include_in_schema=False)
+for page in (home, workshop, devmail, legal, manage, badges):
+    router.include_router(page.router)

@@ -1,0 +1,116 @@
+"""A workshop's page with its registration form (``/workshops/{slug}``), and the form's
+answer: the page again with every problem inline and in a summary, or the success page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from wod import i18n
+from wod.errors import AlreadyRegistered, InvalidInput, Refusal, WorkshopFull
+from wod.i18n import _
+from wod.portal.page import local, not_found, render, snapshot
+from wod.services import links, registrations
+from wod.services.catalogue import WorkshopView, find_any_workshop
+from wod.services.registrations import RegistrationRequest
+from wod.web import csrf
+from wod.web.deps import Ctx, client_address
+from wod.web.problems import status_of
+
+router = APIRouter(include_in_schema=False)
+
+#: The registration form's fields, in order, with their labels (error summary links).
+FIELDS = {
+    "email": i18n.N_("Email"),
+    "name": i18n.N_("Full name"),
+    "company": i18n.N_("Company"),
+    "accept_terms": i18n.N_("Terms and conditions"),
+}
+
+
+def _workshop_page(
+    request: Request, ctx: Ctx, slug: str, status: int = 200, **values: Any
+) -> Response:
+    current = snapshot(request)
+    view = current.find(slug) if current else None
+    if view is None:
+        view = find_any_workshop(ctx, slug)
+    if view is None:
+        return not_found(request, slug)
+    values.setdefault("form", {})
+    values.setdefault("errors", {})
+    settings = ctx.settings
+    w = view.workshop
+    return render(
+        request,
+        "workshop.html",
+        status=status,
+        view=view,
+        fields={field: _(label) for field, label in FIELDS.items()},
+        avatar=local(settings, links.avatar_url(settings, w)),
+        badge_image=local(settings, links.workshop_badge_image(settings, w)),
+        badge_page=local(settings, links.workshop_badge_page(settings, w)),
+        og_image=links.workshop_badge_image(settings, w),
+        **values,
+    )
+
+
+def _others_with_seats(request: Request, slug: str) -> list[WorkshopView]:
+    current = snapshot(request)
+    if current is None:
+        return []
+    return [v for v in current.views if v.seats_left and v.workshop.slug != slug][:6]
+
+
+@router.get("/workshops/{slug}", response_class=HTMLResponse)
+def workshop(request: Request, ctx: Ctx, slug: str) -> Response:
+    return _workshop_page(request, ctx, slug)
+
+
+@router.post("/workshops/{slug}/register", response_class=HTMLResponse)
+def register_form(
+    request: Request,
+    ctx: Ctx,
+    slug: str,
+    email: Annotated[str, Form(max_length=1000)] = "",
+    name: Annotated[str, Form(max_length=1000)] = "",
+    company: Annotated[str, Form(max_length=1000)] = "",
+    accept_terms: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    form = {"email": email, "name": name, "company": company, "accept_terms": bool(accept_terms)}
+    if not csrf.valid(request, csrf_token):
+        summary = _("Your form expired; please submit it again.")
+        return _workshop_page(request, ctx, slug, 403, form=form, summary=summary)
+    asked = RegistrationRequest(
+        slug, email, name, company, accept_terms == "yes", language=i18n.current()
+    )
+    try:
+        registration = registrations.register(ctx, asked, client=client_address(request))
+    except Refusal as exc:
+        return _refused(request, ctx, slug, form, exc)
+    return render(request, "registered.html", with_csrf=False, registration=registration, slug=slug)
+
+
+def _refused(
+    request: Request, ctx: Ctx, slug: str, form: dict[str, Any], refusal: Refusal
+) -> Response:
+    """The form again, saying why the registration was refused."""
+    values: dict[str, Any] = {"form": form, "summary": refusal.message}
+    if isinstance(refusal, InvalidInput):
+        order = list(FIELDS)
+        problems = sorted(
+            refusal.problems, key=lambda p: order.index(p.field) if p.field in order else 9
+        )
+        values["errors"] = {p.field: p.message for p in problems}
+        values["summary"] = _("Please correct the fields below.")
+    elif isinstance(refusal, AlreadyRegistered):
+        values["summary"] = _(
+            "This address already has a workshop running: one workshop at a time. We have "
+            "emailed it the link to manage that registration (see the time left, or end it)."
+        )
+    elif isinstance(refusal, WorkshopFull):
+        values["others"] = _others_with_seats(request, slug)
+    return _workshop_page(request, ctx, slug, status_of(refusal), **values)

@@ -1,0 +1,139 @@
+"""The read side of workshops: what the catalogue shows, seats left included.
+
+Seats left = min(capacity − live registrations, free seats in the range at its locations);
+derived from the database, never a stored counter.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from wod.context import AppContext
+from wod.db.models import Location, Registration, Seat, Workshop
+from wod.domain.states import SEAT_HOLDING, SeatState
+
+POPULAR_COUNT = 10
+
+
+@dataclass(frozen=True)
+class WorkshopView:
+    workshop: Workshop
+    seats_left: int
+    popular: bool
+
+
+def serving_locations(workshop: Workshop, locations: Sequence[Location]) -> list[Location]:
+    """The locations a workshop may use, in order: primary, then alternates; all when unset."""
+    enabled = [loc for loc in locations if loc.enabled]
+    if workshop.location is None:
+        return enabled
+    by_name = {loc.name: loc for loc in enabled}
+    names = [workshop.location, *workshop.alternate_locations]
+    return [by_name[n] for n in dict.fromkeys(names) if n in by_name]
+
+
+def seat_bounds(workshop: Workshop, location: Location) -> tuple[int, int]:
+    """The seat numbers a workshop may use at a location: its range within the location's."""
+    return max(workshop.seat_min, location.seat_min), min(workshop.seat_max, location.seat_max)
+
+
+def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
+    """Seats left per workshop id, in three queries whatever the number of workshops."""
+    locations = list(session.scalars(select(Location)))
+    free: dict[int, list[int]] = defaultdict(list)
+    rows = session.execute(
+        select(Seat.location_id, Seat.number).where(Seat.state == SeatState.free)
+    )
+    for location_id, number in rows:
+        free[location_id].append(number)
+    for numbers in free.values():
+        numbers.sort()
+    live = dict(
+        session.execute(
+            select(Registration.workshop_id, func.count())
+            .where(Registration.state.in_(SEAT_HOLDING))
+            .group_by(Registration.workshop_id)
+        ).all()
+    )
+    result = {}
+    for w in workshops:
+        in_range = 0
+        for loc in serving_locations(w, locations):
+            low, high = seat_bounds(w, loc)
+            numbers = free[loc.id]
+            in_range += max(
+                0, bisect.bisect_right(numbers, high) - bisect.bisect_left(numbers, low)
+            )
+        result[w.id] = max(0, min(w.capacity - live.get(w.id, 0), in_range))
+    return result
+
+
+def popular_ids(session: Session) -> set[int]:
+    """The workshops most people registered for (distinct addresses)."""
+    rows = session.execute(
+        select(Registration.workshop_id)
+        .group_by(Registration.workshop_id)
+        .order_by(func.count(func.distinct(Registration.email)).desc())
+        .limit(POPULAR_COUNT)
+    )
+    return {row[0] for row in rows}
+
+
+def list_workshops(session: Session) -> list[WorkshopView]:
+    """Active workshops in catalogue order (priority, then name)."""
+    workshops = list(
+        session.scalars(
+            select(Workshop).where(Workshop.active).order_by(Workshop.priority, Workshop.name)
+        )
+    )
+    left = seats_left(session, workshops)
+    popular = popular_ids(session)
+    return [WorkshopView(w, left[w.id], w.id in popular) for w in workshops]
+
+
+def catalogue(ctx: AppContext) -> list[WorkshopView]:
+    """Active workshops in catalogue order, with their seats left now."""
+    with ctx.db.read() as session:
+        return list_workshops(session)
+
+
+def find_workshop(ctx: AppContext, slug: str) -> WorkshopView | None:
+    """One active workshop, or None."""
+    with ctx.db.read() as session:
+        return get_workshop(session, slug)
+
+
+def find_any_workshop(ctx: AppContext, slug: str) -> WorkshopView | None:
+    """One workshop, active or not (its page says why it cannot be booked), or None."""
+    with ctx.db.read() as session:
+        return get_any_workshop(session, slug)
+
+
+def workshop_named(ctx: AppContext, slug: str) -> Workshop | None:
+    """The workshop row of ``slug``, active or not (its badge outlives it), or None."""
+    with ctx.db.read() as session:
+        return session.scalar(select(Workshop).where(Workshop.slug == slug))
+
+
+def get_workshop(session: Session, slug: str) -> WorkshopView | None:
+    """One active workshop, or None."""
+    workshop = session.scalar(select(Workshop).where(Workshop.slug == slug, Workshop.active))
+    if workshop is None:
+        return None
+    left = seats_left(session, [workshop])
+    return WorkshopView(workshop, left[workshop.id], workshop.id in popular_ids(session))
+
+
+def get_any_workshop(session: Session, slug: str) -> WorkshopView | None:
+    """One workshop, active or not, or None."""
+    workshop = session.scalar(select(Workshop).where(Workshop.slug == slug))
+    if workshop is None:
+        return None
+    left = seats_left(session, [workshop]) if workshop.active else {workshop.id: 0}
+    return WorkshopView(workshop, left[workshop.id], workshop.id in popular_ids(session))

@@ -1,0 +1,168 @@
+"""The outbox worker: queued emails (:mod:`.queue`) delivered with retries and exponential
+backoff.
+
+Emails are rendered when they are sent, from the registration as it is then: no body, and no
+seat password, is ever stored in the outbox. Emails of one registration go out in order. A row
+whose kind is not registered (:mod:`.kinds`) fails at once: retrying cannot help it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased
+
+from wod import i18n
+from wod.context import AppContext
+from wod.db.models import Email
+from wod.db.transitions import move
+from wod.domain.states import EmailState
+from wod.errors import InvalidState, MailError
+from wod.mail.render import RenderedEmail, build_message, render_email, template_dirs
+from wod.services.mail.kinds import EmailKind, kind_named
+from wod.services.mail.variables import email_language, email_variables
+
+log = logging.getLogger(__name__)
+SEND_LEASE = timedelta(minutes=2)
+
+
+def _due(session: Session, now: datetime, limit: int) -> list[int]:
+    earlier = aliased(Email)
+    blocked = exists().where(
+        and_(
+            earlier.registration_id == Email.registration_id,
+            earlier.id < Email.id,
+            earlier.state.in_((EmailState.pending, EmailState.sending)),
+        )
+    )
+    stale = and_(Email.state == EmailState.sending, Email.lease_until < now)
+    pending = and_(Email.state == EmailState.pending, Email.next_attempt_at <= now)
+    query = select(Email.id).where(pending | stale).where(~blocked).order_by(Email.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def _lease(ctx: AppContext, email_id: int, now: datetime) -> Email | None:
+    """Take one email for sending; None when another worker took it first."""
+    try:
+        with ctx.db.write() as session:
+            email = session.get(Email, email_id)
+            if email is None:
+                return None
+            if email.state is EmailState.sending:
+                if email.lease_until is not None and email.lease_until >= now:
+                    return None
+                move(session, email, EmailState.pending)  # its worker died: take it over
+            if email.state is not EmailState.pending:
+                return None
+            move(session, email, EmailState.sending, lease_until=now + SEND_LEASE)
+            return email
+    except InvalidState:  # another worker changed it between our read and our update
+        return None
+
+
+def send_due(ctx: AppContext, limit: int = 50) -> int:
+    """Send the emails that are due; returns how many were sent."""
+    sent = 0
+    while sent < limit:  # again after a batch: sending one email may unblock the next
+        now = ctx.clock.now()
+        with ctx.db.read() as session:
+            due = _due(session, now, limit - sent)
+        batch = 0
+        for email_id in due:
+            email = _lease(ctx, email_id, now)
+            if email is not None:
+                batch += _deliver(ctx, email)
+        sent += batch
+        if batch == 0:
+            break
+    return sent
+
+
+def render_kind(ctx: AppContext, kind: EmailKind, variables: Mapping[str, Any]) -> RenderedEmail:
+    """An email of ``kind`` from its variables, in the current language; the content layers'
+    templates win over the kind's own, which win over the package's."""
+    dirs = template_dirs(ctx.settings.content.paths) + kind.template_dirs()
+    return render_email(kind.name, variables, dirs)
+
+
+def _deliver(ctx: AppContext, email: Email) -> int:
+    settings = ctx.settings
+    try:
+        kind = kind_named(email.kind)
+    except MailError as exc:
+        _give_up(ctx, email, str(exc))
+        return 0
+    try:
+        with ctx.db.read() as session:
+            language = email_language(session, email)
+            with i18n.use(language):
+                variables = email_variables(ctx, session, email, kind)
+        with i18n.use(language):
+            rendered = render_kind(ctx, kind, variables)
+        message = build_message(
+            rendered,
+            sender=settings.branding.sender,
+            sender_name=settings.branding.wod_name,
+            recipient=email.recipient,
+        )
+        ctx.mailer.send(message)
+    except MailError as exc:
+        _retry(ctx, email, str(exc))
+        return 0
+    except Exception as exc:  # a rendering bug must not leave the email leased forever
+        log.exception("email %s could not be built", email.id)
+        _retry(ctx, email, f"could not be built: {exc}")
+        return 0
+    with ctx.db.write() as session:
+        row = session.get(Email, email.id)
+        assert row is not None
+        move(
+            session,
+            row,
+            EmailState.sent,
+            subject=rendered.subject,
+            sent_at=ctx.clock.now(),
+            attempts=row.attempts + 1,
+            last_error=None,
+            lease_until=None,
+        )
+    log.info("email %s sent: %s to registration %s", email.id, email.kind, email.registration_id)
+    return 1
+
+
+def _give_up(ctx: AppContext, email: Email, error: str) -> None:
+    with ctx.db.write() as session:
+        row = session.get(Email, email.id)
+        assert row is not None
+        move(session, row, EmailState.failed, attempts=row.attempts + 1, last_error=error)
+    log.error("email %s given up at once: %s", email.id, error)
+
+
+def _retry(ctx: AppContext, email: Email, error: str) -> None:
+    outbox = ctx.settings.outbox
+    now = ctx.clock.now()
+    with ctx.db.write() as session:
+        row = session.get(Email, email.id)
+        assert row is not None
+        attempts = row.attempts + 1
+        if attempts >= outbox.attempts:
+            move(session, row, EmailState.failed, attempts=attempts, last_error=error)
+            log.error("email %s given up after %s attempts: %s", row.id, attempts, error)
+            return
+        delay = timedelta(seconds=outbox.backoff * 2 ** (attempts - 1))
+        move(
+            session,
+            row,
+            EmailState.pending,
+            attempts=attempts,
+            last_error=error,
+            next_attempt_at=now + delay,
+            lease_until=None,
+        )
+        log.warning(
+            "email %s not sent (attempt %s), retry in %s: %s", row.id, attempts, delay, error
+        )

@@ -1,0 +1,35 @@
+"""Provisioning: the jobs the backend agents claim and run (:mod:`.jobs`), the seats they act
+on (:mod:`.seats`), the locations with their agents' tokens (:mod:`.locations`), and an admin's
+retry of a failed job (:mod:`.retry`). What a job's outcome means for its registration is
+decided one floor up, in :mod:`wod.services.registrations.outcomes`.
+
+Convention of every service package: a public function takes the context and owns its
+transaction; the helpers that take a session (``enqueue_job``, ``purge_seat``,
+``ensure_location``, …) are called by the other services inside theirs, never by an edge.
+"""
+
+from wod.services.provisioning.jobs import claim, lease_duration, record_external_job
+from wod.services.provisioning.locations import (
+    LocationAdded,
+    add_location,
+    list_locations,
+    location_for_token,
+    new_location_token,
+)
+from wod.services.provisioning.retry import retry_job, retryable_seat
+from wod.services.provisioning.seats import list_seats, purge
+
+__all__ = [
+    "LocationAdded",
+    "add_location",
+    "claim",
+    "lease_duration",
+    "list_locations",
+    "list_seats",
+    "location_for_token",
+    "new_location_token",
+    "purge",
+    "record_external_job",
+    "retry_job",
+    "retryable_seat",
+]

@@ -1,0 +1,116 @@
+"""Locations (JupyterHub hosts), their seats and their agents' tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wod.context import AppContext
+from wod.db.models import Location, Seat
+from wod.domain.secrets import hash_token, new_token
+from wod.errors import FieldProblem, InvalidInput, NotFound
+
+TOKEN_PREFIX = "wodl"  # noqa: S105 - a prefix, not a secret
+
+
+def ensure_location(
+    session: Session,
+    *,
+    name: str,
+    hub_public_url: str,
+    hub_api_url: str,
+    seat_min: int,
+    seat_max: int,
+    now: datetime,
+) -> Location:
+    """Create or update a location and create its missing seats (never removes a seat)."""
+    if not 1 <= seat_min <= seat_max:
+        raise InvalidInput([FieldProblem("seats", f"{seat_min}-{seat_max} is not a seat range")])
+    location = session.scalar(select(Location).where(Location.name == name))
+    if location is None:
+        location = Location(name=name, created_at=now, enabled=True)
+        session.add(location)
+    location.hub_public_url = hub_public_url.rstrip("/")
+    location.hub_api_url = hub_api_url.rstrip("/")
+    location.seat_min, location.seat_max = seat_min, seat_max
+    session.flush()
+    sync_seats(session, location, now)
+    return location
+
+
+def sync_seats(session: Session, location: Location, now: datetime) -> int:
+    """Create the seats of the location's range that do not exist yet; how many were made."""
+    existing = set(session.scalars(select(Seat.number).where(Seat.location_id == location.id)))
+    missing = [n for n in range(location.seat_min, location.seat_max + 1) if n not in existing]
+    session.add_all(
+        Seat(location_id=location.id, number=n, username=f"student{n}", updated_at=now)
+        for n in missing
+    )
+    return len(missing)
+
+
+def rotate_token(session: Session, location: Location) -> str:
+    """A new agent token for the location; only its hash is stored. Returns the token."""
+    token = new_token(TOKEN_PREFIX)
+    location.token_hash = hash_token(token)
+    session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class LocationAdded:
+    """A location as ``wod locations add`` left it, with its new agent token if one was made."""
+
+    location: Location
+    token: str | None
+
+
+def add_location(
+    ctx: AppContext,
+    name: str,
+    *,
+    hub_url: str,
+    seats: tuple[int, int],
+    hub_api_url: str = "",
+    rotate: bool = False,
+) -> LocationAdded:
+    """Create or update a location with its seats; a new location, or ``rotate``, gets a new
+    agent token (the old one stops working)."""
+    with ctx.db.write() as session:
+        location = ensure_location(
+            session,
+            name=name,
+            hub_public_url=hub_url,
+            hub_api_url=hub_api_url or hub_url.rstrip("/") + "/hub/api",
+            seat_min=seats[0],
+            seat_max=seats[1],
+            now=ctx.clock.now(),
+        )
+        token = rotate_token(session, location) if rotate or not location.token_hash else None
+        return LocationAdded(location, token)
+
+
+def new_location_token(ctx: AppContext, name: str) -> str:
+    """Replace a location's agent token; the new token (shown once, stored hashed)."""
+    with ctx.db.write() as session:
+        location = session.scalar(select(Location).where(Location.name == name))
+        if location is None:
+            raise NotFound(f"no location named {name!r}")
+        return rotate_token(session, location)
+
+
+def location_for_token(ctx: AppContext, token: str) -> Location | None:
+    """The enabled location whose agent token this is."""
+    if not token.startswith(TOKEN_PREFIX + "_"):
+        return None
+    with ctx.db.read() as session:
+        location = session.scalar(select(Location).where(Location.token_hash == hash_token(token)))
+    return location if location is not None and location.enabled else None
+
+
+def list_locations(ctx: AppContext) -> list[Location]:
+    with ctx.db.read() as session:
+        return list(session.scalars(select(Location).order_by(Location.id)))

@@ -1,0 +1,256 @@
+"""Registering for a workshop: validation, then one transaction that reserves a seat, inserts
+the registration, queues the CREATE job and the welcome email.
+
+Correctness under concurrency does not rest on the checks below but on the database: the seat
+is taken by a conditional update (one winner), the workshop row is locked on PostgreSQL so the
+capacity count is exact, and partial unique indexes forbid two live registrations on one seat
+or for one email.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from disposable_email_domains import blocklist as disposable_domains
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wod import i18n
+from wod.context import AppContext
+from wod.db.models import Email, Location, Registration, Seat, Workshop
+from wod.db.transitions import move
+from wod.domain.secrets import hash_token, manage_token, new_nonce
+from wod.domain.states import EMAIL_HOLDING, SEAT_HOLDING, SeatState, Verb
+from wod.errors import (
+    AlreadyRegistered,
+    EmailRejected,
+    FieldProblem,
+    InvalidInput,
+    InvalidState,
+    TermsNotAccepted,
+    WorkshopFull,
+    WorkshopNotFound,
+)
+from wod.i18n import _
+from wod.services.catalogue.read import seat_bounds, serving_locations
+from wod.services.mail.kinds import ALREADY_REGISTERED, WELCOME
+from wod.services.mail.queue import queue_email
+from wod.services.provisioning.jobs import enqueue_job
+from wod.services.registrations import ratelimit
+from wod.settings import RegistrationSettings
+
+
+@dataclass(frozen=True)
+class RegistrationRequest:
+    """What a participant submits, as typed (validated by :func:`validate_request`)."""
+
+    workshop: str
+    email: str
+    name: str
+    company: str
+    accept_terms: bool
+    language: str = "en"
+
+
+def _check_text(problems: list[FieldProblem], field: str, value: str, limit: int) -> str:
+    value = " ".join(value.split())
+    if not value:
+        problems.append(FieldProblem(field, _("is required")))
+    elif len(value) > limit:
+        problems.append(FieldProblem(field, _("is longer than %(limit)s characters", limit=limit)))
+    elif any(ord(c) < 32 for c in value):
+        problems.append(FieldProblem(field, _("contains control characters")))
+    return value
+
+
+def _email_problem(exc: EmailNotValidError) -> str:
+    """The validator's explanation in English; a plain one in other languages."""
+    if i18n.current() == i18n.DEFAULT:
+        return str(exc)
+    return _("is not a valid email address")
+
+
+def validate_request(
+    request: RegistrationRequest, limits: RegistrationSettings
+) -> RegistrationRequest:
+    """The request with normalised values, or :class:`InvalidInput` listing every problem."""
+    problems: list[FieldProblem] = []
+    name = _check_text(problems, "name", request.name, limits.name_max)
+    company = _check_text(problems, "company", request.company, limits.company_max)
+    email = request.email.strip()
+    if len(email) > limits.email_max:
+        problems.append(
+            FieldProblem("email", _("is longer than %(limit)s characters", limit=limits.email_max))
+        )
+    else:
+        try:
+            email = validate_email(email, check_deliverability=False).normalized.lower()
+        except EmailNotValidError as exc:
+            problems.append(FieldProblem("email", _email_problem(exc)))
+    if not request.accept_terms:
+        if not problems:
+            raise TermsNotAccepted()
+        problems += TermsNotAccepted().problems  # every problem at once
+    if problems:
+        raise InvalidInput(problems)
+    check_domain(email, limits)
+    return RegistrationRequest(
+        request.workshop.strip(), email, name, company, True, request.language
+    )
+
+
+def check_domain(email: str, limits: RegistrationSettings) -> None:
+    """Refuse disposable-email domains (the maintained list of the disposable-email-domains
+    project) and the domains of the ``deny_list`` setting, subdomains included."""
+    domain = email.rpartition("@")[2].lower()
+    parts = domain.split(".")
+    suffixes = {".".join(parts[i:]) for i in range(len(parts) - 1)}
+    denied = {d.lower().lstrip("@").strip() for d in limits.deny_list}
+    if suffixes & denied or (limits.block_disposable and suffixes & disposable_domains):
+        raise EmailRejected(
+            [
+                FieldProblem(
+                    "email",
+                    _("addresses at %(domain)s cannot be used; use your work email", domain=domain),
+                )
+            ],
+            _(
+                "Addresses at %(domain)s cannot be used to register; please use your work email.",
+                domain=domain,
+            ),
+        )
+
+
+def register(
+    ctx: AppContext, request: RegistrationRequest, client: str | None = None
+) -> Registration:
+    """Register one participant: the new registration (``queued``) with its seat reserved.
+
+    ``client`` is the caller's network address, for the rate limits. When the address already
+    has a live registration, its manage link is emailed again (only the mailbox owner can act
+    on it) and :class:`AlreadyRegistered` is raised."""
+    limits = ctx.settings.registration
+    request = validate_request(request, limits)
+    counted = [(f"email:{request.email}", limits.rate_per_email, limits.rate_window)]
+    if client is not None:
+        counted.append((f"ip:{client}", limits.rate_per_ip, limits.rate_window))
+    ratelimit.hit_all(ctx, counted)
+    try:
+        with ctx.db.write() as session:
+            return _register(ctx, session, request)
+    except IntegrityError as exc:
+        if "email" not in str(exc.orig):
+            raise WorkshopFull() from exc
+        failure: AlreadyRegistered = AlreadyRegistered()
+        cause: Exception = exc
+    except AlreadyRegistered as exc:
+        failure, cause = exc, exc
+    resend_manage_link(ctx, request.email)
+    raise failure from cause
+
+
+def resend_manage_link(ctx: AppContext, email: str) -> None:
+    """Email the manage link of the address's live registration (at most once per
+    ``already_registered_every``)."""
+    now = ctx.clock.now()
+    since = now - ctx.settings.registration.already_registered_every
+    with ctx.db.write() as session:
+        live = session.scalar(
+            select(Registration).where(
+                Registration.email == email, Registration.state.in_(EMAIL_HOLDING)
+            )
+        )
+        if live is None:
+            return
+        recent = select(Email.id).where(
+            Email.registration_id == live.id,
+            Email.kind == ALREADY_REGISTERED.name,
+            Email.created_at > since,
+        )
+        if session.scalar(recent) is None:
+            queue_email(
+                session,
+                ALREADY_REGISTERED,
+                live,
+                now,
+                key=f"{live.id}:already_registered:{now.timestamp():.6f}",
+            )
+
+
+def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -> Registration:
+    now = ctx.clock.now()
+    workshop = session.scalar(
+        select(Workshop).where(Workshop.slug == request.workshop).with_for_update()
+    )
+    if workshop is None or not workshop.active:
+        slug = repr(request.workshop)
+        raise WorkshopNotFound(_("No workshop %(slug)s is open for registration.", slug=slug))
+    live_email = select(Registration.id).where(
+        Registration.email == request.email, Registration.state.in_(EMAIL_HOLDING)
+    )
+    if session.scalar(live_email) is not None:
+        raise AlreadyRegistered()
+    live = session.scalar(
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.workshop_id == workshop.id, Registration.state.in_(SEAT_HOLDING))
+    )
+    if (live or 0) >= workshop.capacity:
+        raise WorkshopFull()
+    seat = reserve_seat(session, workshop, now)
+    registration = Registration(
+        workshop_id=workshop.id,
+        email=request.email,
+        name=request.name,
+        company=request.company,
+        location_id=seat.location_id,
+        seat_id=seat.id,
+        created_at=now,
+        language=request.language,
+        manage_nonce=(nonce := new_nonce()),
+        manage_token_hash=hash_token(
+            manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
+        ),
+        provision_due_at=now + ctx.settings.registration.provision_timeout,
+    )
+    session.add(registration)
+    session.flush()
+    enqueue_job(
+        session,
+        Verb.CREATE,
+        seat,
+        now,
+        registration=registration,
+        workshop=workshop,
+        attempts=ctx.settings.scheduler.job_attempts,
+    )
+    queue_email(session, WELCOME, registration, now)
+    return registration
+
+
+def reserve_seat(session: Session, workshop: Workshop, now: datetime) -> Seat:
+    """Take the lowest free seat of the workshop's range at its first location that has one."""
+    locations = list(session.scalars(select(Location).order_by(Location.id)))
+    for location in serving_locations(workshop, locations):
+        low, high = seat_bounds(workshop, location)
+        candidates = session.scalars(
+            select(Seat)
+            .where(
+                Seat.location_id == location.id,
+                Seat.state == SeatState.free,
+                Seat.number.between(low, high),
+            )
+            .order_by(Seat.number)
+            .limit(5)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for seat in candidates:
+            try:
+                move(session, seat, SeatState.reserved, updated_at=now)
+            except InvalidState:  # taken by a concurrent registration
+                continue
+            return seat
+    raise WorkshopFull()

@@ -1,0 +1,142 @@
+"""What crosses the wire between the api and the backend agents, and the dashboard's figures:
+one set of pydantic models that the services build, the api serves and validates, and the
+agent reads — so that mypy checks both sides of every field (ARCHITECTURE §9)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+VerbName = Literal["CREATE", "CLEANUP", "RESET", "PURGE"]
+LOG_LIMIT = 1_000_000
+ERROR_LIMIT = 10_000
+
+
+class SeatOrder(BaseModel):
+    number: int
+    username: str
+
+
+class WorkshopOrder(BaseModel):
+    """What the agent needs to know of a workshop to run a verb on one of its seats."""
+
+    id: int | None = None
+    slug: str
+    seat_min: int
+    seat_max: int
+    reset: bool
+    varpass: bool
+    ldap: bool
+    compile: list[str]
+    monoappliance: bool
+    multiappliance: bool
+
+
+class JobOrder(BaseModel):
+    """A job as the backend agent receives it."""
+
+    id: int
+    verb: VerbName
+    attempt: int
+    seat: SeatOrder | None
+    registration: int | None
+    workshop: WorkshopOrder | None
+
+
+class JobReport(BaseModel):
+    """What an agent says of a job it ran."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    log: str = Field("", max_length=LOG_LIMIT)
+    error: str | None = Field(None, max_length=ERROR_LIMIT)
+    password: str | None = Field(None, min_length=12, max_length=200)
+    completion: int | None = Field(None, ge=0, le=100)
+
+
+class JobReported(BaseModel):
+    id: int
+    state: str
+
+
+class ExternalJobIn(BaseModel):
+    """A verb the agent runs on an order it took itself (a mail order)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verb: VerbName
+    seat: int = Field(ge=1)
+    workshop: str | None = Field(None, max_length=100)
+    source: str = Field("mail", max_length=20)
+
+
+class LocationPublic(BaseModel):
+    name: str
+    seat_min: int
+    seat_max: int
+    hub_public_url: str
+    hub_api_url: str
+
+
+class CheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    problems: list[str] = Field(max_length=10_000)
+
+
+class AbuseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000)
+
+
+# --------------------------------------------------------------------- the dashboard's figures
+
+
+class LiveSeats(BaseModel):
+    workshop: str
+    location: str
+    count: int
+
+
+class DayCount(BaseModel):
+    day: str
+    count: int
+
+
+class Outcomes(BaseModel):
+    live: int
+    ended: int
+    ended_early: int
+    failed: int
+
+
+class Completion(BaseModel):
+    workshop: str
+    mean: float
+    count: int
+
+
+class BadgeLevelCount(BaseModel):
+    level: int
+    name: str
+    count: int
+
+
+class SeatStateCount(BaseModel):
+    location: str
+    state: str
+    count: int
+
+
+class Stats(BaseModel):
+    """``GET /api/v1/stats``: what the dashboard draws."""
+
+    live_seats: list[LiveSeats]
+    registrations_per_day: list[DayCount]
+    outcomes: Outcomes
+    completion: list[Completion]
+    badge_levels: list[BadgeLevelCount]
+    seats: list[SeatStateCount]
