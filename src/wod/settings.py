@@ -225,6 +225,12 @@ class BackendSettings(BaseModel):
     check_interval: float = Field(
         86400.0, description="Seconds between two conformity checks reported to the api."
     )
+    heartbeat_interval: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds between two calls that tell the api the agent is alive, even "
+        "while every worker runs a job (keep it well below locations.silent_after).",
+    )
     prespawn: bool = Field(True, description="Start the seat's server at CREATE.")
 
 
@@ -329,6 +335,14 @@ class DevSettings(BaseModel):
     maildir: Path = Field(Path(".wod/mail"), description="Where the dev mail catcher stores mail.")
 
 
+class LocationSettings(BaseModel):
+    silent_after: Duration = Field(
+        timedelta(minutes=2),
+        description="A location whose agent has not called the api for this long is silent: "
+        "the admins are told (once), and again when it is back.",
+    )
+
+
 class AdminSettings(BaseModel):
     lockout_attempts: int = Field(
         5, ge=1, description="Failed logins in a row that lock an admin console account."
@@ -385,6 +399,7 @@ class Settings(BaseSettings):
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
+    locations: LocationSettings = Field(default_factory=LocationSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -42,6 +42,7 @@ class Agent:
         watchdog: AbuseWatchdog | None = None,
         checker: Callable[[], None] | None = None,
         check_interval: float = 86400.0,
+        heartbeat_interval: float | None = None,
     ) -> None:
         self.client = client
         self.verbs = verbs
@@ -50,6 +51,7 @@ class Agent:
         self.watchdog = watchdog
         self.checker = checker
         self.check_interval = check_interval
+        self.heartbeat_interval = heartbeat_interval
         self.stopping = threading.Event()
 
     def run_once(self) -> bool:
@@ -99,12 +101,26 @@ class Agent:
             if self.stopping.wait(self.check_interval):
                 return
 
+    def _heartbeat(self) -> None:
+        """Call the api every ``heartbeat_interval`` seconds: it notes the agent's contact even
+        while every worker runs a long job (and so claims nothing)."""
+        assert self.heartbeat_interval is not None
+        while not self.stopping.wait(self.heartbeat_interval):
+            try:
+                self.client.location()
+            except ApiClientError as exc:
+                log.warning("heartbeat not received by the api: %s", exc)
+
     def run(self) -> None:
         """Run the worker threads until :meth:`stop` is called."""
         threads = [
             threading.Thread(target=self._worker, name=f"wod-agent-{i}", daemon=True)
             for i in range(self.workers)
         ]
+        if self.heartbeat_interval is not None:
+            threads.append(
+                threading.Thread(target=self._heartbeat, name="wod-heartbeat", daemon=True)
+            )
         if self.checker is not None:
             threads.append(
                 threading.Thread(target=self._check_daily, name="wod-check", daemon=True)
@@ -183,4 +199,5 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
         watchdog=watchdog,
         checker=daily_check,
         check_interval=backend.check_interval,
+        heartbeat_interval=backend.heartbeat_interval,
     )

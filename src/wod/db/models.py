@@ -95,6 +95,10 @@ class Location(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    #: When its agent last called the api (noted at most every ``CONTACT_PRECISION``).
+    last_contact_at: Mapped[datetime | None]
+    #: Since when its agent is silent (set once the admins were told, cleared when it calls).
+    silent_since: Mapped[datetime | None]
 
 
 class Seat(Base):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from wod.context import AppContext
 from wod.notify import Topic
+from wod.services import provisioning
 from wod.services.mail import outbox
 from wod.services.registrations import timers
 
@@ -26,6 +27,7 @@ def run_pass(ctx: AppContext) -> dict[str, int]:
         "timed_out": timers.watch_provisioning(ctx),
         "leases": timers.expire_leases(ctx),
         "counters": timers.forget_rate_counters(ctx),
+        "silent": provisioning.watch_silence(ctx),
     }
 
 

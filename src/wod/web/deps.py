@@ -15,7 +15,7 @@ from wod.domain.roles import Role
 from wod.domain.secrets import ADMIN_PREFIX, MANAGE_PREFIX
 from wod.errors import NotAuthenticated
 from wod.services.admin.tokens import role_for_token
-from wod.services.provisioning import location_for_token
+from wod.services.provisioning import agent_location
 from wod.services.registrations import registration_id_for_token
 from wod.web.state import WebState, web_state
 
@@ -41,7 +41,7 @@ def get_location(ctx: Ctx, credentials: Bearer) -> Location:
     """The location whose agent token is presented."""
     if credentials is None:
         raise NotAuthenticated("A location token is required (Authorization: Bearer …).")
-    location = location_for_token(ctx, credentials.credentials)
+    location = agent_location(ctx, credentials.credentials)
     if location is None:
         raise NotAuthenticated("This location token is not valid.")
     return location

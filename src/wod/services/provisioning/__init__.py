@@ -12,9 +12,11 @@ from wod.services.provisioning.jobs import claim, lease_duration, record_externa
 from wod.services.provisioning.locations import (
     LocationAdded,
     add_location,
+    agent_location,
     list_locations,
     location_for_token,
     new_location_token,
+    watch_silence,
 )
 from wod.services.provisioning.retry import retry_job, retryable_seat
 from wod.services.provisioning.seats import list_seats, purge
@@ -22,6 +24,7 @@ from wod.services.provisioning.seats import list_seats, purge
 __all__ = [
     "LocationAdded",
     "add_location",
+    "agent_location",
     "claim",
     "lease_duration",
     "list_locations",
@@ -32,4 +35,5 @@ __all__ = [
     "record_external_job",
     "retry_job",
     "retryable_seat",
+    "watch_silence",
 ]

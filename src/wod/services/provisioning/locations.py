@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
 from wod.db.models import Location, Seat
 from wod.domain.secrets import hash_token, new_token
 from wod.errors import FieldProblem, InvalidInput, NotFound
+from wod.services.mail.queue import alert_admins
 
+log = logging.getLogger(__name__)
 TOKEN_PREFIX = "wodl"  # noqa: S105 - a prefix, not a secret
+#: An agent's calls are noted at most this often (one write, not one per claim).
+CONTACT_PRECISION = timedelta(seconds=10)
 
 
 def ensure_location(
@@ -114,3 +119,78 @@ def location_for_token(ctx: AppContext, token: str) -> Location | None:
 def list_locations(ctx: AppContext) -> list[Location]:
     with ctx.db.read() as session:
         return list(session.scalars(select(Location).order_by(Location.id)))
+
+
+def agent_location(ctx: AppContext, token: str) -> Location | None:
+    """The enabled location whose agent token this is, its call noted as its agent's last
+    contact (at most every ``CONTACT_PRECISION``, at once when it was silent)."""
+    location = location_for_token(ctx, token)
+    if location is None:
+        return None
+    now = ctx.clock.now()
+    last = location.last_contact_at
+    if location.silent_since is not None or last is None or now - last >= CONTACT_PRECISION:
+        _note_contact(ctx, location, now)
+    return location
+
+
+def _note_contact(ctx: AppContext, location: Location, now: datetime) -> None:
+    with ctx.db.write() as session:
+        row = session.get(Location, location.id)
+        if row is None:
+            return
+        silent_since = row.silent_since
+        row.last_contact_at, row.silent_since = now, None
+        if silent_since is None:
+            return
+        log.warning("location %s: its agent calls again", row.name)
+        alert_admins(
+            session,
+            ctx.settings.alerts.recipients,
+            f"location {row.name} is back",
+            f"The agent of {row.name} calls the api again (silent since "
+            f"{silent_since:%Y-%m-%d %H:%M} UTC).",
+            f"back:{row.id}:{silent_since.isoformat()}",
+            now,
+        )
+
+
+def watch_silence(ctx: AppContext) -> int:
+    """Tell the admins, once, of each enabled location whose agent has not called for
+    ``locations.silent_after`` (a location whose agent never called is not watched);
+    how many fell silent."""
+    now = ctx.clock.now()
+    horizon = now - ctx.settings.locations.silent_after
+    silent = (
+        Location.enabled,
+        Location.silent_since.is_(None),
+        Location.last_contact_at < horizon,
+    )
+    with ctx.db.read() as session:
+        ids = list(session.scalars(select(Location.id).where(*silent)))
+    told = 0
+    for location_id in ids:
+        with ctx.db.write() as session:
+            taken = session.execute(  # only one scheduler tells the admins
+                update(Location)
+                .where(Location.id == location_id, *silent)
+                .values(silent_since=now)
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                continue
+            row = session.get(Location, location_id)
+            assert row is not None and row.last_contact_at is not None
+            log.error("location %s: its agent is silent", row.name)
+            alert_admins(
+                session,
+                ctx.settings.alerts.recipients,
+                f"location {row.name} is silent",
+                f"The agent of {row.name} has not called the api since "
+                f"{row.last_contact_at:%Y-%m-%d %H:%M:%S} UTC. Seats are still given on it; "
+                "look at its hub host (is `wod backend run` running? can it reach the api?).",
+                f"silent:{row.id}:{now.isoformat()}",
+                now,
+            )
+            told += 1
+    return told
