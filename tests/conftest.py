@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -18,6 +19,7 @@ from wod.context import AppContext, build_context
 from wod.db.migrate import upgrade
 from wod.db.session import Database
 from wod.domain.clock import FakeClock
+from wod.domain.secrets import use_password_hasher
 from wod.mail.sender import MemoryMailer
 from wod.settings import Settings
 
@@ -29,6 +31,15 @@ _counter = itertools.count()
 
 def pytest_report_header() -> str:
     return f"wod database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite'}"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """argon2 with the least work it allows: the tests check what is hashed and verified, not
+    how slowly (the platform keeps the library's defaults)."""
+    previous = use_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    use_password_hasher(previous)
 
 
 @pytest.fixture(autouse=True)

@@ -81,10 +81,12 @@ class LocalStack:
 
 
 @contextmanager
-def local_stack(settings: Settings, clock: Clock | None = None) -> Iterator[LocalStack]:
-    """Start everything with the sample content and a location of seats 1-20; stop it all."""
+def local_stack(
+    settings: Settings, clock: Clock | None = None, seats: tuple[int, int] = (1, 20)
+) -> Iterator[LocalStack]:
+    """Start everything with the content and a location of ``seats``; stop it all."""
     ctx = build_context(settings, clock=clock)
-    token = seed(ctx, seats=(1, 20), hub_url=settings.hub.public_url)
+    token = seed(ctx, seats=seats, hub_url=settings.hub.public_url)
     backend = settings.backend.model_copy(update={"token": SecretStr(token)})
     agent = build_agent(settings.model_copy(update={"backend": backend}))
     agent_thread = threading.Thread(target=agent.run, name="stack-agent", daemon=True)

@@ -3,6 +3,7 @@ catcher, each on free loopback ports in a temp folder. Only the clock is injecte
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -72,13 +73,84 @@ def stack(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator[Stack
         yield Stack(local, clock)
 
 
-SINGLEUSER_VENV = Path("/opt/wod-test/singleuser")
-UID_BASE = 42000  # far from any real account of the machine
+SINGLEUSER_ROOT = Path("/opt/wod-test")
+UID_BASE = 42000  # seat N is uid UID_BASE + N: far from any real account of the machine
+BLOCK = 100  # seat numbers a test run takes for itself
+LOCKS = Path("/run/lock/wod-test-seats")
+
+
+@dataclass(frozen=True)
+class SeatBlock:
+    """Seat numbers that this test run alone uses on this machine, so that the Linux users and
+    uids of system mode (``student<N>``, ``UID_BASE + N``) never meet another run's."""
+
+    first: int
+
+    def n(self, i: int) -> int:
+        """The run's ``i``-th seat number (from 1)."""
+        return self.first + i - 1
+
+    def user(self, i: int) -> str:
+        return f"student{self.n(i)}"
+
+    def uid(self, i: int) -> int:
+        return UID_BASE + self.n(i)
+
+    def seats(self, count: int) -> tuple[int, int]:
+        """The run's first ``count`` seats as a range."""
+        return self.n(1), self.n(count)
+
+    def contains_uid(self, uid: int) -> bool:
+        return UID_BASE + self.first <= uid < UID_BASE + self.first + BLOCK
+
+
+def _remove_users(block: SeatBlock) -> None:
+    import pwd
+    import subprocess
+
+    for user in pwd.getpwall():
+        if block.contains_uid(user.pw_uid) and user.pw_name.startswith("student"):
+            subprocess.run(["pkill", "-KILL", "-U", str(user.pw_uid)], check=False)
+            subprocess.run(["userdel", user.pw_name], check=False, capture_output=True)
+            subprocess.run(["groupdel", user.pw_name], check=False, capture_output=True)
+
+
+def _claim_block() -> tuple[SeatBlock, Path]:
+    """The lowest block no live run holds: a claim file with this process's pid, taken under a
+    machine-wide lock (a claim left by a dead run is taken over, its users removed)."""
+    import fcntl
+    import os
+
+    folder = LOCKS if os.geteuid() == 0 else Path(tempfile.gettempdir()) / "wod-test-seats"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for number in range(1, 90):
+            claim = folder / f"block-{number}"
+            holder = claim.read_text().strip() if claim.exists() else ""
+            if holder.isdigit() and Path(f"/proc/{holder}").exists():
+                continue
+            block = SeatBlock(number * BLOCK + 1)
+            if os.geteuid() == 0:
+                _remove_users(block)  # what a crashed run left
+            claim.write_text(str(os.getpid()))
+            return block, claim
+    raise RuntimeError(f"every block of seat numbers in {folder} is held by a live run")
+
+
+@pytest.fixture(scope="session")
+def seat_block() -> Iterator[SeatBlock]:
+    """This run's own seat numbers (see :class:`SeatBlock`)."""
+    block, claim = _claim_block()
+    yield block
+    claim.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
 def singleuser_venv() -> Path:
-    """The seats' environment of system mode, built from /usr/bin/python3 once per machine."""
+    """The seats' environment of system mode, built from /usr/bin/python3 once per machine and
+    set of pinned versions; never rebuilt in place (another run may be using it)."""
+    import fcntl
     import hashlib
 
     from tests.conftest import ROOT
@@ -86,34 +158,29 @@ def singleuser_venv() -> Path:
 
     constraints = ROOT / "requirements" / "constraints.txt"
     stamp = hashlib.sha256(constraints.read_bytes()).hexdigest()[:16]
-    marker = SINGLEUSER_VENV / ".wod-stamp"
-    if not marker.exists() or marker.read_text() != stamp:
-        build_venv(
-            SINGLEUSER_VENV, ["python3", "bash"], constraints=constraints, say=lambda _: None
-        )
-        marker.write_text(stamp)
-    return SINGLEUSER_VENV
+    venv = SINGLEUSER_ROOT / f"singleuser-{stamp}"
+    marker = venv / ".wod-stamp"
+    SINGLEUSER_ROOT.mkdir(parents=True, exist_ok=True)
+    with (SINGLEUSER_ROOT / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            build_venv(venv, ["python3", "bash"], constraints=constraints, say=lambda _: None)
+            marker.write_text(stamp)
+    return venv
 
 
 @pytest.fixture
-def system_students() -> Iterator[Path]:
-    """A students folder every user can traverse, and the seat accounts removed afterwards."""
+def system_students(seat_block: SeatBlock) -> Iterator[Path]:
+    """A students folder every user can traverse, and this run's seat accounts removed after."""
     import os
-    import pwd
     import shutil
-    import subprocess
-    import tempfile
 
     if os.geteuid() != 0:
         pytest.skip("system account mode needs root (CI runs as root)")
     base = Path(tempfile.mkdtemp(prefix="wod-system-", dir="/var/tmp"))
     base.chmod(0o711)
     yield base / "students"
-    for user in pwd.getpwall():
-        if UID_BASE < user.pw_uid <= UID_BASE + 100 and user.pw_name.startswith("student"):
-            subprocess.run(["pkill", "-KILL", "-U", str(user.pw_uid)], check=False)
-            subprocess.run(["userdel", user.pw_name], check=False, capture_output=True)
-            subprocess.run(["groupdel", user.pw_name], check=False, capture_output=True)
+    _remove_users(seat_block)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -146,7 +213,7 @@ HOOKS_README = {
 
 
 @pytest.fixture
-def hook_layer(tmp_path: Path) -> Path:
+def hook_layer(tmp_path: Path, seat_block: SeatBlock) -> Path:
     """A workshop with hook scripts and a fake appliance: a folder standing for the remote
     machine, where the hooks leave a log and per-seat files."""
     import json
@@ -159,7 +226,14 @@ def hook_layer(tmp_path: Path) -> Path:
     folder = layer / "WKSHP-Hooks"
     folder.mkdir(parents=True)
     (folder / "wod.yml").write_text(
-        wod_yml("Hooks", (1, 4), reset=True, multiappliance=True, duration=1, compile="secret.sh")
+        wod_yml(
+            "Hooks",
+            seat_block.seats(4),
+            reset=True,
+            multiappliance=True,
+            duration=1,
+            compile="secret.sh",
+        )
     )
     (folder / "0-ReadMeFirst.ipynb").write_text(json.dumps(HOOKS_README, indent=1))
     (folder / "README.md").write_text("# Hooks\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from tests.e2e.conftest import UID_BASE
+from tests.e2e.conftest import UID_BASE, SeatBlock
 from tests.servers import serve
 from wod.backend.client import ApiClient
 from wod.cli.main import app
@@ -46,24 +46,27 @@ def test_check_finds_and_fixes_in_hub_mode(tmp_path: Path) -> None:
     assert (tmp_path / "credentials").stat().st_mode & 0o777 == 0o700
 
 
-def test_seats_sync_creates_the_accounts_then_finds_nothing(system_students: Path) -> None:
+def test_seats_sync_creates_the_accounts_then_finds_nothing(
+    system_students: Path, singleuser_venv: Path, seat_block: SeatBlock
+) -> None:
     env = {
         "WOD_BACKEND__ACCOUNT_MODE": "system",
         "WOD_BACKEND__UID_BASE": str(UID_BASE),
         "WOD_BACKEND__STUDENTS_DIR": str(system_students),
-        "WOD_HUB__SINGLEUSER_VENV": "/opt/wod-test/singleuser",
+        "WOD_HUB__SINGLEUSER_VENV": str(singleuser_venv),
     }
-    code, out = run(env, "backend", "seats", "sync", "--seats", "1-12")
+    seats = "{}-{}".format(*seat_block.seats(12))
+    code, out = run(env, "backend", "seats", "sync", "--seats", seats)
     assert code == 0, out
     assert "12 seats" in out and "13 created or repaired" in out  # and the students folder
-    assert pwd.getpwnam("student12").pw_uid == UID_BASE + 12
-    code, out = run(env, "backend", "seats", "sync", "--seats", "1-12")
+    assert pwd.getpwnam(seat_block.user(12)).pw_uid == seat_block.uid(12)
+    code, out = run(env, "backend", "seats", "sync", "--seats", seats)
     assert code == 0 and "0 created or repaired" in out
-    home = system_students / "student3"
+    home = system_students / seat_block.user(3)
     home.mkdir(mode=0o755)  # a home left wrong: root-owned and readable by all
-    code, out = run(env, "backend", "check", "--seats", "1-12", "--fix")
+    code, out = run(env, "backend", "check", "--seats", seats, "--fix")
     assert "mode 755" in out and "owned by 0" in out
-    assert home.stat().st_uid == UID_BASE + 3 and home.stat().st_mode & 0o777 == 0o700
+    assert home.stat().st_uid == seat_block.uid(3) and home.stat().st_mode & 0o777 == 0o700
 
 
 def test_the_daily_check_reaches_the_admins(ctx: AppContext) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import UID_BASE, wait_for
+from tests.e2e.conftest import UID_BASE, SeatBlock, wait_for
 from tests.e2e.test_verbs import action
 from tests.stack import LocalStack, local_stack, stack_settings
 from wod.domain.clock import FakeClock
@@ -26,6 +26,7 @@ def system_stack(
     hook_layer: Path,
     system_students: Path,
     singleuser_venv: Path,
+    seat_block: SeatBlock,
 ) -> Iterator[LocalStack]:
     settings = stack_settings(
         tmp_path,
@@ -36,7 +37,7 @@ def system_stack(
         singleuser_venv=singleuser_venv,
         uid_base=UID_BASE,
     )
-    with local_stack(settings, clock) as stack:
+    with local_stack(settings, clock, seat_block.seats(20)) as stack:
         yield stack
 
 
@@ -79,35 +80,38 @@ def start_as(user: str, *command: str) -> psutil.Process:
     return wait_for(running_as_seat, 10, f"a process of {user}")
 
 
-def test_isolation_processes_and_compiled_scripts(system_stack: LocalStack) -> None:
+def test_isolation_processes_and_compiled_scripts(
+    system_stack: LocalStack, seat_block: SeatBlock
+) -> None:
     students = system_stack.ctx.settings.backend.students_dir
-    for seat in ("1", "2"):
-        result = action(system_stack, "CREATE", "WKSHP-Hooks", seat)
+    one, two = seat_block.user(1), seat_block.user(2)
+    for seat in (1, 2):
+        result = action(system_stack, "CREATE", "WKSHP-Hooks", str(seat_block.n(seat)))
         assert result.returncode == 0, result.stdout + result.stderr
-    other = students / "student2" / "WKSHP-Hooks" / "0-ReadMeFirst.ipynb"
-    assert as_seat("student2", "cat", str(other)).returncode == 0
-    denied = as_seat("student1", "cat", str(other))
+    other = students / two / "WKSHP-Hooks" / "0-ReadMeFirst.ipynb"
+    assert as_seat(two, "cat", str(other)).returncode == 0
+    denied = as_seat(one, "cat", str(other))
     assert denied.returncode != 0 and "Permission denied" in denied.stderr
-    assert as_seat("student1", "ls", str(students / "student2")).returncode != 0
-    assert as_seat("student1", "touch", str(students / "student2" / "x")).returncode != 0
+    assert as_seat(one, "ls", str(students / two)).returncode != 0
+    assert as_seat(one, "touch", str(students / two / "x")).returncode != 0
 
-    secret = students / "student1" / "WKSHP-Hooks" / "secret"
-    ran = as_seat("student1", str(secret))
-    assert ran.returncode == 0 and "the answer is 142" in ran.stdout
-    unreadable = as_seat("student1", "cat", str(secret))
+    secret = students / one / "WKSHP-Hooks" / "secret"
+    ran = as_seat(one, str(secret))
+    assert ran.returncode == 0 and f"the answer is {seat_block.n(1)}42" in ran.stdout
+    unreadable = as_seat(one, "cat", str(secret))
     assert unreadable.returncode != 0 and "Permission denied" in unreadable.stderr
     assert secret.stat().st_uid == 0 and secret.stat().st_mode & 0o777 == 0o711
 
-    mine = start_as("student1", "sleep", "600")
-    # a process of another seat whose command line names student1's home: never a victim
-    imposter = start_as("student2", "bash", "-c", f"exec -a {students / 'student1'}/fake sleep 600")
-    result = action(system_stack, "CLEANUP", "WKSHP-Hooks", "1")
+    mine = start_as(one, "sleep", "600")
+    # a process of another seat whose command line names the first one's home: never a victim
+    imposter = start_as(two, "bash", "-c", f"exec -a {students / one}/fake sleep 600")
+    result = action(system_stack, "CLEANUP", "WKSHP-Hooks", str(seat_block.n(1)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "process(es) ended" in result.stdout
 
     def gone() -> bool:
         return not mine.is_running() or mine.status() == psutil.STATUS_ZOMBIE
 
-    wait_for(gone, 10, "student1's process to end")
+    wait_for(gone, 10, f"{one}'s process to end")
     assert imposter.is_running() and imposter.status() != psutil.STATUS_ZOMBIE
     imposter.kill()

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import ROOT
-from tests.e2e.conftest import UID_BASE, wait_for
+from tests.e2e.conftest import UID_BASE, SeatBlock, wait_for
 from tests.e2e.test_end_to_end import credentials, login
 from tests.stack import LocalStack, local_stack, settings_env, stack_settings
 from wod.db.models import Job, Seat
@@ -36,6 +36,7 @@ def mode_stack(
     database_url: str,
     clock: FakeClock,
     hook_layer: Path,
+    seat_block: SeatBlock,
 ) -> Iterator[LocalStack]:
     mode = request.param
     extra: dict[str, object] = {}
@@ -46,7 +47,7 @@ def mode_stack(
             "uid_base": UID_BASE,
         }
     settings = stack_settings(tmp_path, database_url, content=[hook_layer], mode=mode, **extra)  # type: ignore[arg-type]
-    with local_stack(settings, clock) as stack:
+    with local_stack(settings, clock, seat_block.seats(20)) as stack:
         yield stack
 
 
@@ -68,9 +69,9 @@ def appliance_log(layer: Path) -> list[str]:
 
 
 def test_hook_workshop_through_its_whole_life(
-    mode_stack: LocalStack, clock: FakeClock, hook_layer: Path
+    mode_stack: LocalStack, clock: FakeClock, hook_layer: Path, seat_block: SeatBlock
 ) -> None:
-    stack, settings = mode_stack, mode_stack.ctx.settings
+    stack, settings, b = mode_stack, mode_stack.ctx.settings, seat_block
     people = ["first@example.org", "second@example.org"]
     for person in people:
         body = {
@@ -82,21 +83,21 @@ def test_hook_workshop_through_its_whole_life(
         }
         assert httpx.post(f"{stack.api.url}/api/v1/registrations", json=body).status_code == 201
     creds = [credentials(wait_mail(stack, p, "credentials")["text"]) for p in people]
-    assert [c[0] for c in creds] == ["student1", "student2"]
+    assert [c[0] for c in creds] == [b.user(1), b.user(2)]
 
     web = login(settings.hub.public_url, *creds[1])
-    readme = web.get("/user/student2/api/contents/WKSHP-Hooks/0-ReadMeFirst.ipynb").json()
+    readme = web.get(f"/user/{b.user(2)}/api/contents/WKSHP-Hooks/0-ReadMeFirst.ipynb").json()
     text = "".join(readme["content"]["cells"][0]["source"])
-    assert text == "seat 2 target 10.0.0.11 port 14152 alias 14151 hello"
+    assert text == f"seat {b.n(2)} target 10.0.0.11 port 14152 alias 14151 hello"
     web.close()
     log = appliance_log(hook_layer)
-    assert "create 1 10.0.0.10 14151 student1 1" in log
-    assert "create 2 10.0.0.11 14152 student2 2" in log
-    assert "post-copy 2 hello" in log
-    home = settings.backend.students_dir / "student2"
+    assert f"create {b.n(1)} 10.0.0.10 14151 {b.user(1)} {b.n(1)}" in log
+    assert f"create {b.n(2)} 10.0.0.11 14152 {b.user(2)} {b.n(2)}" in log
+    assert f"post-copy {b.n(2)} hello" in log
+    home = settings.backend.students_dir / b.user(2)
     if settings.backend.account_mode == "system":
         info = home.stat()
-        assert info.st_uid == UID_BASE + 2 and info.st_mode & 0o777 == 0o700
+        assert info.st_uid == b.uid(2) and info.st_mode & 0o777 == 0o700
 
     clock.advance(timedelta(hours=2))
     stack.wake()
@@ -109,8 +110,9 @@ def test_hook_workshop_through_its_whole_life(
 
     wait_for(all_free, 60, "the seats to be reset and free")
     log = appliance_log(hook_layer)
-    assert "cleanup 1" in log and "cleanup 2" in log  # its exit 3 is logged, not fatal
-    assert "reset 1-1 10.0.0.10" in log and "reset 2-2 10.0.0.11" in log
+    assert f"cleanup {b.n(1)}" in log and f"cleanup {b.n(2)}" in log  # exit 3: logged, not fatal
+    assert f"reset {b.n(1)}-{b.n(1)} 10.0.0.10" in log
+    assert f"reset {b.n(2)}-{b.n(2)} 10.0.0.11" in log
     assert not (hook_layer.parent / "appliance" / "10.0.0.10").exists()
     assert not home.exists()
     with stack.ctx.db.read() as s:
@@ -158,38 +160,42 @@ def seat_processes(stack: LocalStack, name: str) -> list[psutil.Process]:
     return found
 
 
-def test_each_verb_twice_and_a_killed_create(mode_stack: LocalStack, hook_layer: Path) -> None:
-    stack = mode_stack
+def test_each_verb_twice_and_a_killed_create(
+    mode_stack: LocalStack, hook_layer: Path, seat_block: SeatBlock
+) -> None:
+    stack, b = mode_stack, seat_block
     hub_url = stack.ctx.settings.hub.public_url
-    home = stack.ctx.settings.backend.students_dir / "student3"
+    third, fourth = b.user(3), b.user(4)
+    home = stack.ctx.settings.backend.students_dir / third
     passwords = []
     for _ in range(2):
-        result = action(stack, "CREATE", "WKSHP-Hooks", "3")
+        result = action(stack, "CREATE", "WKSHP-Hooks", str(b.n(3)))
         assert result.returncode == 0, result.stdout + result.stderr
-        passwords.append(result.stdout.split("credentials: student3 / ")[1].split()[0])
+        passwords.append(result.stdout.split(f"credentials: {third} / ")[1].split()[0])
     assert passwords[0] != passwords[1]
-    login(hub_url, "student3", passwords[1]).close()  # the second password works …
+    login(hub_url, third, passwords[1]).close()  # the second password works …
     with pytest.raises(PermissionError):
-        login(hub_url, "student3", passwords[0]).close()  # … the first no longer
+        login(hub_url, third, passwords[0]).close()  # … the first no longer
     assert (home / "WKSHP-Hooks" / "0-ReadMeFirst.ipynb").exists()
 
     for verb in ("CLEANUP", "RESET", "PURGE"):
         for _ in range(2):
-            result = action(stack, verb, "WKSHP-Hooks", "3")
+            result = action(stack, verb, "WKSHP-Hooks", str(b.n(3)))
             assert result.returncode == 0, result.stdout + result.stderr
         assert home.exists() is (verb == "CLEANUP")  # a reset workshop keeps it for RESET
-        assert hub_user(stack, "student3") == 404
+        assert hub_user(stack, third) == 404
         with pytest.raises(PermissionError):
-            login(hub_url, "student3", passwords[1]).close()
-    assert action(stack, "RESET", "WKSHP-Hooks", "3,4").returncode == 0
-    refused = action(stack, "CREATE", "WKSHP-Hooks", "9")
-    assert refused.returncode == 1 and "outside the range 1-4" in refused.stderr + refused.stdout
+            login(hub_url, third, passwords[1]).close()
+    assert action(stack, "RESET", "WKSHP-Hooks", f"{b.n(3)},{b.n(4)}").returncode == 0
+    refused = action(stack, "CREATE", "WKSHP-Hooks", str(b.n(9)))
+    span = f"outside the range {b.n(1)}-{b.n(4)}"
+    assert refused.returncode == 1 and span in refused.stderr + refused.stdout
 
     (hook_layer.parent / "appliance" / "slow").touch()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
     env.update(settings_env(stack.ctx.settings))
     half = subprocess.Popen(
-        [sys.executable, "-m", "wod", "test-action", "CREATE", "WKSHP-Hooks", "4"],
+        [sys.executable, "-m", "wod", "test-action", "CREATE", "WKSHP-Hooks", str(b.n(4))],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -204,12 +210,12 @@ def test_each_verb_twice_and_a_killed_create(mode_stack: LocalStack, hook_layer:
     os.killpg(half.pid, signal.SIGKILL)
     half.wait(10)
     (hook_layer.parent / "appliance" / "slow").unlink()
-    home4 = stack.ctx.settings.backend.students_dir / "student4"
+    home4 = stack.ctx.settings.backend.students_dir / fourth
     assert home4.exists()  # half-way: the home was reset, the workshop not deployed
     assert not (home4 / "WKSHP-Hooks").exists()
-    purged = action(stack, "PURGE", "WKSHP-Hooks", "4")
+    purged = action(stack, "PURGE", "WKSHP-Hooks", str(b.n(4)))
     assert purged.returncode == 0, purged.stdout + purged.stderr
-    assert not home4.exists() and hub_user(stack, "student4") == 404
-    assert seat_processes(stack, "student4") == []
-    credentials_file = stack.ctx.settings.backend.credentials_dir / "student4"
+    assert not home4.exists() and hub_user(stack, fourth) == 404
+    assert seat_processes(stack, fourth) == []
+    credentials_file = stack.ctx.settings.backend.credentials_dir / fourth
     assert not credentials_file.exists()

@@ -1,5 +1,5 @@
 """Badges (workshop badge in the final email, level badges once each, images and public pages)
-and the emails: every kind renders in text and html, a content layer can override them."""
+and a content layer overriding an email's template (every kind: test_email_kinds.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.servers import ApiServer
-from wod.backend.agent import Agent
 from wod.context import AppContext, build_context
-from wod.db.models import BadgeAward, Email, Registration, Workshop
+from wod.db.models import BadgeAward, Email, Workshop
 from wod.domain.clock import FakeClock
 from wod.mail.sender import MemoryMailer
 from wod.scheduler.loop import run_pass
@@ -151,42 +150,6 @@ def test_badge_images_and_public_pages(client: TestClient, token: str) -> None:
     assert "Apprentice" in page.text
     workshop_page = client.get("/badges/workshop/WKSHP-Shell101")
     assert "og:title" in workshop_page.text and "Linux shell 101" in workshop_page.text
-
-
-@pytest.mark.parametrize(("language", "hello"), [("en", "Hello"), ("fr", "Bonjour")])
-def test_every_kind_renders_text_and_html_in_the_registration_language(
-    ctx: AppContext, agent: Agent, clock: FakeClock, mailer: MemoryMailer, language: str, hello: str
-) -> None:
-    from wod.services.mail.kinds import LEVEL_BADGE, kind_named
-    from wod.services.mail.queue import alert_admins, queue_email
-
-    request = RegistrationRequest(
-        "WKSHP-Python101", "ada@example.org", "Ada <b>", "E", True, language=language
-    )
-    rid = register(ctx, request).id
-    agent.run_once()
-    now = clock.now()
-    with ctx.db.write() as s:
-        reg = s.get(Registration, rid)
-        assert reg is not None
-        for kind in ("reminder", "final", "apology", "already_registered"):
-            queue_email(s, kind_named(kind), reg, now)
-        queue_email(s, LEVEL_BADGE, reg, now, key="lvl", payload={"level": 2, "count": 5})
-        alert_admins(s, ["ops@example.org"], "seat broken", "details", "k", now)
-    assert outbox.send_due(ctx) == 8
-    subjects = sorted(m["Subject"] for m in mailer.sent)
-    assert len(subjects) == 8 and all(subjects)
-    for message in mailer.sent:
-        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        assert html.startswith("<!doctype html>") and text.strip()
-        assert "Ada <b>" not in html  # escaped in html
-        if message["To"] == "ada@example.org":
-            assert "/manage/wodm_" in text and "/manage/wodm_" in html
-            assert f'<html lang="{language}">' in html, message["Subject"]
-            assert text.startswith(f"{hello} Ada <b>,"), text
-    with ctx.db.read() as s:
-        assert {e.state.value for e in s.scalars(select(Email))} == {"sent"}
 
 
 def test_a_private_layer_overrides_an_email_template(

@@ -50,6 +50,15 @@ def same_token(token: str, token_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), token_hash)
 
 
+def use_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash passwords with ``hasher`` from now on; returns the one used until now. Only tests
+    change it (cheap parameters: a suite hashes hundreds of passwords); a hash records its own
+    parameters, so every hash verifies whichever hasher made it."""
+    global _hasher
+    previous, _hasher = _hasher, hasher
+    return previous
+
+
 def hash_password(password: str) -> str:
     """A slow salted hash (argon2id) for passwords people type."""
     return _hasher.hash(password)

@@ -12,7 +12,7 @@ registered.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -58,6 +58,8 @@ class EmailKind:
     variables: Extra | None = field(default=None, compare=False)
     #: A folder holding this kind's templates (a plug-in's); None: the package's own.
     templates: Path | None = None
+    #: A payload such an email carries (the tests render every kind with it).
+    example_payload: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def template_dirs(self) -> tuple[Path, ...]:
         return (self.templates,) if self.templates is not None else ()
@@ -160,6 +162,7 @@ LEVEL_BADGE = register_kind(
         "When an address reaches a badge level (3, 5, 7, 10, 15 workshops completed).",
         variable_names=("level",),
         variables=_level,
+        example_payload={"level": 2, "count": 5},
     )
 )
 ALREADY_REGISTERED = register_kind(
@@ -176,5 +179,6 @@ ADMIN_ALERT = register_kind(
         audience=Audience.admins,
         variable_names=("alert",),
         variables=_alert,
+        example_payload={"subject": "seat student3 at local is broken", "text": "details"},
     )
 )
