@@ -17,6 +17,7 @@ from wod.admin.page import (
     act,
     enum_or_none,
     render,
+    render_list,
 )
 from wod.domain.states import EmailState
 from wod.services import mail
@@ -39,16 +40,14 @@ def email_list(
     found = lists.emails(
         ctx, enum_or_none(EmailState, state), kind or None, recipient or None, page
     )
-    return render(
+    return render_list(
         request,
         ctx,
-        "emails.html",
         user,
-        nav="emails",
+        "emails",
+        EmailState,
         page=found,
         filters={"state": state, "kind": kind, "recipient": recipient},
-        states=[s.value for s in EmailState],
-        choices=lists.choices(ctx),
     )
 
 

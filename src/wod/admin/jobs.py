@@ -17,6 +17,7 @@ from wod.admin.page import (
     act,
     enum_or_none,
     render,
+    render_list,
 )
 from wod.domain.states import JobState, Verb
 from wod.services import provisioning
@@ -39,17 +40,15 @@ def job_list(
     found = lists.jobs(
         ctx, enum_or_none(JobState, state), enum_or_none(Verb, verb), location or None, page
     )
-    return render(
+    return render_list(
         request,
         ctx,
-        "jobs.html",
         user,
-        nav="jobs",
+        "jobs",
+        JobState,
         page=found,
         filters={"state": state, "verb": verb, "location": location},
-        states=[s.value for s in JobState],
         verbs=[v.value for v in Verb],
-        choices=lists.choices(ctx),
     )
 
 

@@ -29,6 +29,7 @@ from fastapi.templating import Jinja2Templates
 
 from wod.context import AppContext
 from wod.errors import ContentError, Forbidden, NotFound, Refusal
+from wod.services.admin import lists
 from wod.services.admin.sessions import AdminIdentity, resolve_session
 from wod.web import csrf
 from wod.web.deps import Ctx
@@ -159,6 +160,28 @@ def render(
     if flash is not None:
         response.delete_cookie(FLASH_COOKIE, path=PATH)
     return response
+
+
+def render_list(
+    request: Request,
+    ctx: AppContext,
+    user: AdminIdentity,
+    name: str,
+    states: type[StrEnum],
+    **values: Any,
+) -> Response:
+    """A list page of the console (template ``<name>.html``): its rows' ``page``, the
+    ``filters`` as asked, the states and the other values its filters offer."""
+    return render(
+        request,
+        ctx,
+        f"{name}.html",
+        user,
+        nav=name,
+        states=[s.value for s in states],
+        choices=lists.choices(ctx),
+        **values,
+    )
 
 
 def redirect(ctx: AppContext, target: str, message: str, *, error: bool = False) -> Response:

@@ -16,7 +16,7 @@ from wod.admin.page import (
     Text,
     act,
     enum_or_none,
-    render,
+    render_list,
 )
 from wod.domain.states import RegistrationState
 from wod.services import registrations
@@ -41,16 +41,14 @@ def registration_list(
     where = lists.RegistrationFilter(
         workshop or None, enum_or_none(RegistrationState, state), location or None, q or None
     )
-    return render(
+    return render_list(
         request,
         ctx,
-        "registrations.html",
         user,
-        nav="registrations",
+        "registrations",
+        RegistrationState,
         page=lists.registrations(ctx, where, page),
         filters={"workshop": workshop, "state": state, "location": location, "q": q},
-        states=[s.value for s in RegistrationState],
-        choices=lists.choices(ctx),
     )
 
 

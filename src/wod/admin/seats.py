@@ -16,7 +16,7 @@ from wod.admin.page import (
     Text,
     act,
     enum_or_none,
-    render,
+    render_list,
 )
 from wod.domain.states import SeatState
 from wod.services import provisioning
@@ -35,16 +35,14 @@ def seat_list(
     state: Text = "",
     page: PageNumber = 1,
 ) -> Response:
-    return render(
+    return render_list(
         request,
         ctx,
-        "seats.html",
         user,
-        nav="seats",
+        "seats",
+        SeatState,
         page=lists.seats(ctx, location or None, enum_or_none(SeatState, state), page),
         filters={"location": location, "state": state},
-        states=[s.value for s in SeatState],
-        choices=lists.choices(ctx),
     )
 
 
