@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 from tests.factories import make_workshop
 
@@ -88,7 +88,9 @@ def add_live(ctx: AppContext, workshop: int, location: int, seats: list[int]) ->
     ]
     with ctx.db.write() as session:
         session.execute(insert(Registration), rows)
-        session.execute(Seat.__table__.update().values(state=SeatState.ready))  # type: ignore[attr-defined]
+        seat_table = Seat.__table__
+        assert isinstance(seat_table, Table)
+        session.execute(seat_table.update().values(state=SeatState.ready))
 
 
 def add_history(

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,13 +28,13 @@ FLAGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 #: Resolves after three frames: resize observers, the redraws they schedule, their layout.
 SETTLED = (
     "() => new Promise(r => { let n = 3;"
     " const f = () => (--n ? requestAnimationFrame(f) : r()); requestAnimationFrame(f); })"
 )
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 
 from wod.context import AppContext, build_context
 from wod.db.migrate import upgrade
@@ -50,7 +50,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def _admin_engine():  # type: ignore[no-untyped-def]
+def _admin_engine() -> Engine:
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 
 

@@ -127,13 +127,11 @@ def test_seat_is_given_again_after_cleanup(stack: Stack) -> None:
             "company": "C",
             "accept_terms": True,
         }
-        wait_for(
-            lambda b=body: (
-                httpx.post(f"{stack.api.url}/api/v1/registrations", json=b).status_code == 201
-            ),
-            60,
-            f"a seat for {person}",
-        )
+
+        def registered(b: dict[str, object] = body) -> bool:
+            return httpx.post(f"{stack.api.url}/api/v1/registrations", json=b).status_code == 201
+
+        wait_for(registered, 60, f"a seat for {person}")
         username, password = credentials(stack.wait_mail(person, "credentials")["text"])
         assert username == "student1"
         login(stack.hub_url, username, password).close()

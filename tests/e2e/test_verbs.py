@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import psutil
@@ -29,6 +30,14 @@ pytestmark = pytest.mark.hub
 MODES = ["hub", "system"]
 
 
+class SystemSeats(TypedDict, total=False):
+    """What :func:`stack_settings` is told in system mode."""
+
+    students_dir: Path
+    singleuser_venv: Path
+    uid_base: int
+
+
 @pytest.fixture(params=MODES)
 def mode_stack(
     request: pytest.FixtureRequest,
@@ -39,14 +48,14 @@ def mode_stack(
     seat_block: SeatBlock,
 ) -> Iterator[LocalStack]:
     mode = request.param
-    extra: dict[str, object] = {}
+    extra: SystemSeats = {}
     if mode == "system":
         extra = {
             "students_dir": request.getfixturevalue("system_students"),
             "singleuser_venv": request.getfixturevalue("singleuser_venv"),
             "uid_base": UID_BASE,
         }
-    settings = stack_settings(tmp_path, database_url, content=[hook_layer], mode=mode, **extra)  # type: ignore[arg-type]
+    settings = stack_settings(tmp_path, database_url, content=[hook_layer], mode=mode, **extra)
     with local_stack(settings, clock, seat_block.seats(20)) as stack:
         yield stack
 

@@ -10,8 +10,11 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict, TypeVar, Unpack
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from markupsafe import escape
@@ -48,13 +51,21 @@ from wod.services.registrations.outcomes import record_report
 from wod.web.app import create_app
 from wod.wire import JobReport
 
+T = TypeVar("T")
 PASSWORD = "correct horse battery"
+
+
+def methods(route: APIRoute) -> set[str]:
+    assert route.methods is not None
+    return route.methods
+
+
 ROUTES = sorted(
     (method, route.path)
     for page in PAGES
     for route in page.router.routes
     if isinstance(route, APIRoute)
-    for method in route.methods
+    for method in methods(route)
     if method != "HEAD"
 )
 PUBLIC = {("GET", "/admin/login"), ("POST", "/admin/login"), ("GET", "/admin/static/{name:path}")}
@@ -82,15 +93,24 @@ def person(n: int, workshop: str = "WKSHP-Python101") -> RegistrationRequest:
     return RegistrationRequest(workshop, f"person{n}@example.org", f"Person {n}", "Acme", True)
 
 
-def run_next(ctx: AppContext, ok: bool = True, **report: object) -> Job:
+class Report(TypedDict, total=False):
+    """What :func:`run_next` reports beyond ``ok`` (the fields of :class:`JobReport`)."""
+
+    log: str
+    error: str | None
+    password: str | None
+    completion: int | None
+
+
+def run_next(ctx: AppContext, ok: bool = True, **report: Unpack[Report]) -> Job:
     """Claim the next job of location ``local`` and report it as the agent would."""
     with ctx.db.write() as s:
         location = s.scalars(select(Location).where(Location.name == "local")).one()
         job = claim_job(s, location, ctx.clock.now(), lease_duration(ctx))
         assert job is not None, "no job to run"
-        values = {"password": "Seat-Passw0rd-123"} if ok and job.verb is Verb.CREATE else {}
+        values: Report = {"password": "Seat-Passw0rd-123"} if ok and job.verb is Verb.CREATE else {}
         values |= report
-        record_report(ctx, s, location, job.id, JobReport(ok=ok, **values))  # type: ignore[arg-type]
+        record_report(ctx, s, location, job.id, JobReport(ok=ok, **values))
         return job
 
 
@@ -108,7 +128,7 @@ def active(ctx: AppContext, n: int) -> int:
     return rid
 
 
-def row(ctx: AppContext, model: type, key: object):  # type: ignore[no-untyped-def]
+def row(ctx: AppContext, model: type[T], key: object) -> T:
     with ctx.db.read() as s:
         found = s.get(model, key)
         assert found is not None
@@ -120,7 +140,7 @@ def fingerprint(ctx: AppContext) -> list[tuple[object, ...]]:
     with ctx.db.read() as s:
         rows: list[tuple[object, ...]] = []
         for model in (Registration, Seat, Job, Email, Workshop, AdminSession):
-            for item in s.scalars(select(model).order_by(model.id)):  # type: ignore[attr-defined]
+            for item in s.scalars(select(model).order_by(model.id)):
                 values = vars(item).items()
                 kept = [(k, repr(v)) for k, v in values if k[0] != "_" and k != "last_seen_at"]
                 rows.append(tuple(sorted(kept)))
@@ -130,11 +150,14 @@ def fingerprint(ctx: AppContext) -> list[tuple[object, ...]]:
 def csrf_token(client: TestClient) -> str:
     if "wod_csrf" not in client.cookies:
         client.get("/admin/login")
-    return client.cookies["wod_csrf"]
+    token: str = client.cookies["wod_csrf"]
+    return token
 
 
-def login(client: TestClient, username: str, password: str = PASSWORD, next: str = "/admin"):  # type: ignore[no-untyped-def]
-    return client.post(
+def login(
+    client: TestClient, username: str, password: str = PASSWORD, next: str = "/admin"
+) -> httpx.Response:
+    answer: httpx.Response = client.post(
         "/admin/login",
         data={
             "username": username,
@@ -144,15 +167,17 @@ def login(client: TestClient, username: str, password: str = PASSWORD, next: str
         },
         follow_redirects=False,
     )
+    return answer
 
 
-def act(client: TestClient, path: str, **data: str):  # type: ignore[no-untyped-def]
-    return client.post(
+def act(client: TestClient, path: str, **data: str) -> httpx.Response:
+    answer: httpx.Response = client.post(
         path, data={"csrf_token": csrf_token(client), **data}, follow_redirects=False
     )
+    return answer
 
 
-def flash(client: TestClient, answer) -> str:  # type: ignore[no-untyped-def]
+def flash(client: TestClient, answer: httpx.Response) -> str:
     assert answer.status_code == 303, answer.text
     page = client.get(answer.headers["location"])
     assert page.status_code == 200
@@ -168,25 +193,25 @@ def users(ctx: AppContext, token: str) -> None:
 
 
 @pytest.fixture
-def app(ctx: AppContext, users: None):  # type: ignore[no-untyped-def]
+def app(ctx: AppContext, users: None) -> FastAPI:
     return create_app(ctx, background=False)
 
 
 @pytest.fixture
-def anonymous(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         yield client
 
 
 @pytest.fixture
-def alice(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def alice(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         assert login(client, "alice").status_code == 303
         yield client
 
 
 @pytest.fixture
-def victor(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+def victor(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app) as client:
         assert login(client, "victor").status_code == 303
         yield client
@@ -279,11 +304,12 @@ def test_one_address_trying_many_accounts_is_slowed_down(
     assert "wod_admin" not in anonymous.cookies
     with ctx.db.read() as s:
         assert s.scalars(select(AdminUser.failed_attempts).order_by(AdminUser.id)).all() == [0, 1]
-    ctx.clock.advance(ctx.settings.admin.login_window)  # type: ignore[attr-defined]
+    assert isinstance(ctx.clock, FakeClock)
+    ctx.clock.advance(ctx.settings.admin.login_window)
     assert login(anonymous, "alice").status_code == 303
 
 
-def test_logout_ends_the_session_on_the_server(app, ctx: AppContext) -> None:  # type: ignore[no-untyped-def]
+def test_logout_ends_the_session_on_the_server(app: FastAPI, ctx: AppContext) -> None:
     with TestClient(app) as client:
         login(client, "alice")
         stolen = client.cookies["wod_admin"]
@@ -381,6 +407,7 @@ def test_end_and_extend_a_registration(alice: TestClient, ctx: AppContext) -> No
     assert f'id="end-{rid}"' in page.text and f'id="extend-{rid}"' in page.text
     back = "/admin/registrations?state=active"
     ends = row(ctx, Registration, rid).ends_at
+    assert ends is not None
     extended = act(alice, f"/admin/registrations/{rid}/extend", back=back)
     assert extended.headers["location"] == back
     assert flash(alice, extended).startswith("flash-ok: Registration 1 extended")
@@ -593,7 +620,9 @@ def test_an_email_page_hides_the_password_and_the_manage_link(
     outbox.send_due(ctx)
     with ctx.db.read() as s:
         creds = s.scalars(select(Email).where(Email.kind == "credentials")).one()
-        nonce = s.get(Registration, rid).manage_nonce  # type: ignore[union-attr]
+        registration = s.get(Registration, rid)
+        assert registration is not None
+        nonce = registration.manage_nonce
     page = alice.get(f"/admin/emails/{creds.id}").text
     assert "Seat-Passw0rd-123" not in page and "(hidden)" in page
     assert manage_token(ctx.settings.secret_key.get_secret_value(), nonce) not in page
@@ -622,7 +651,8 @@ def test_the_console_answers_in_english_whatever_the_browser_asks(
         form = {"username": "alice", "password": PASSWORD}  # no CSRF token
         answer = anonymous.post("/admin/login", data=form, headers={"accept-language": language})
         assert answer.status_code == 403
-        return answer.text
+        text: str = answer.text
+        return text
 
     assert refusal("fr") == refusal("en")
     page = anonymous.get("/admin/login?lang=fr", headers={"accept-language": "fr"})

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
+from tests.mail import part_text
 from tests.servers import ApiServer
 from wod.context import AppContext, build_context
 from wod.db.models import BadgeAward, Email, Workshop
@@ -85,7 +86,7 @@ def more_workshops(ctx: AppContext, count: int) -> list[str]:
 
 def final_text(mailer: MemoryMailer, to: str) -> str:
     message = [m for m in mailer.sent if m["To"] == to][-1]
-    return str(message.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    return part_text(message, "plain")
 
 
 @pytest.mark.parametrize(("completion", "earned"), [(50, True), (49, False)])
@@ -106,7 +107,7 @@ def test_final_email_shows_the_badge_from_the_minimum_completion(
     assert ("linkedin.com/sharing" in text) is earned
     if earned:
         html = [m for m in mailer.sent if m["Subject"].startswith("Thanks")][-1]
-        body = html.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        body = part_text(html, "html")
         assert "/badges/workshop/WKSHP-Python101.png" in body
 
 
@@ -130,7 +131,7 @@ def test_level_badges_are_awarded_once_each_with_their_email(
     assert len(levels) == 1 and levels[0].payload == {"level": 1, "count": 3}
     outbox.send_due(ctx)
     badge = next(m for m in mailer.sent if "Apprentice" in m["Subject"])
-    text = badge.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = part_text(badge, "plain")
     assert "completed 3 different workshops" in text and "/badges/level/1" in text
     assert "5 completed workshops make you Expert" in text
 
@@ -175,7 +176,7 @@ def test_a_private_layer_overrides_an_email_template(
     finally:
         ctx.close()
     assert mailer.sent[0]["Subject"] == "Bienvenue, Ada!"
-    assert "Thank you for registering" in mailer.sent[0].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Thank you for registering" in part_text(mailer.sent[0], "plain")
 
 
 def test_the_api_and_the_emails_use_the_same_badge(

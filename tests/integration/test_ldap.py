@@ -16,6 +16,7 @@ import pytest
 from wod.backend.ldap import PythonLdapPasswords
 from wod.backend.orders import local_orders
 from wod.backend.verbs import Verbs
+from wod.content.layers import Content
 from wod.errors import VerbError
 from wod.hub.client import FakeHub
 from wod.hub.credentials import MemoryCredentialStore
@@ -164,7 +165,5 @@ def test_create_of_an_ldap_workshop_sets_the_seat_password_there(
     assert not can_bind(directory, "student3", outcome.password)
 
 
-def _content(layer: Path):  # type: ignore[no-untyped-def]
-    from wod.content.layers import Content
-
+def _content(layer: Path) -> Content:
     return Content([layer])

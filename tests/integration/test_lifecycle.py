@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
+from tests.mail import part_text
 from tests.servers import ApiServer
 from wod.backend.agent import Agent
 from wod.backend.client import ApiClient
@@ -65,7 +66,7 @@ def test_from_registration_to_cleanup(
     assert outbox.send_due(ctx) == 2
     welcome, creds = mailer.sent
     assert welcome["To"] == "ada@example.org" and "Welcome" in welcome["Subject"]
-    text = creds.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = part_text(creds, "plain")
     password = text.split("Password:")[1].split()[0]
     assert credentials.verify("student1", password)
     assert "login?next=/user/student1/lab/tree/WKSHP-Python101/0-ReadMeFirst.ipynb" in text
@@ -97,7 +98,7 @@ def test_from_registration_to_cleanup(
 
     assert outbox.send_due(ctx) == 1
     final = mailer.sent[-1]
-    assert f"Completion: {done.completion} %" in final.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"Completion: {done.completion} %" in part_text(final, "plain")
 
 
 def test_agent_routes_need_the_location_token(server: ApiServer, token: str) -> None:
@@ -139,10 +140,10 @@ def test_failed_create_is_retried_then_the_registration_fails_and_the_seat_is_pu
     ctx: AppContext, agent: Agent, clock: FakeClock
 ) -> None:
     rid = register(ctx, ADA).id
+    job_table = Job.__table__
+    assert isinstance(job_table, Table)
     with ctx.db.write() as s:  # the content on this host lacks the workshop: CREATE fails
-        s.execute(
-            Job.__table__.update().values(workshop_id=None)  # type: ignore[attr-defined]
-        )
+        s.execute(job_table.update().values(workshop_id=None))
     for attempt in range(3):
         assert agent.run_once() is True, attempt
         clock.advance(timedelta(minutes=1))
@@ -213,6 +214,7 @@ def test_the_agent_does_not_retry_a_refused_report() -> None:
         return httpx.Response(409, json={"code": "invalid_state"})
 
     client = ApiClient("http://api.invalid", "wodl_x", transport=httpx.MockTransport(answer))
+    # no job is run here, so the agent is given no verbs
     agent = Agent(client, None, poll_interval=0.01)  # type: ignore[arg-type]
     agent._report(7, JobReport(ok=True, log="log", password="p" * 16))
     assert calls == ["/api/v1/backend/jobs/7/report"]

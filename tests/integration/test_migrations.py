@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from typer.testing import CliRunner
@@ -20,7 +22,7 @@ def test_migrated_schema_matches_the_models(ctx: AppContext) -> None:
     assert diff == []
 
 
-def test_db_upgrade_command_creates_and_reports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_command_creates_and_reports(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
     runner = CliRunner()
     first = runner.invoke(app, ["db", "upgrade"], env={"WOD_DATABASE_URL": url})
@@ -35,7 +37,7 @@ def test_db_upgrade_command_creates_and_reports(tmp_path) -> None:  # type: igno
     db.dispose()
 
 
-def test_upgrade_from_the_first_revision_keeps_rows(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_upgrade_from_the_first_revision_keeps_rows(tmp_path: Path) -> None:
     """A database created by an earlier release migrates with its data."""
     from sqlalchemy import text
 

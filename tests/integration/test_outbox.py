@@ -11,11 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from wod.backend.agent import Agent
 from wod.context import AppContext, build_context
 from wod.db.models import Email
 from wod.domain.clock import FakeClock
 from wod.domain.states import EmailState
 from wod.mail.catcher import MailCatcher, read_mail
+from wod.mail.sender import MemoryMailer
 from wod.ports import free_port
 from wod.services.mail import outbox
 from wod.services.mail.kinds import FINAL, EmailKind, register_kind, unregister_kind
@@ -67,8 +69,8 @@ def test_smtp_down_then_up_delivers_every_email_once(
 def test_backoff_doubles_and_the_email_is_given_up_after_its_attempts(
     ctx: AppContext, token: str, clock: FakeClock
 ) -> None:
-    assert ctx.mailer is not None
-    ctx.mailer.down = True  # type: ignore[attr-defined]
+    assert isinstance(ctx.mailer, MemoryMailer)
+    ctx.mailer.down = True
     people(ctx, 1)
     delays = []
     for _ in range(ctx.settings.outbox.attempts):
@@ -94,15 +96,15 @@ def test_emails_of_one_registration_go_out_in_order(
         assert registration is not None
         queue_email(s, FINAL, registration, clock.now())
         queue_email(s, FINAL, registration, clock.now())  # the same kind twice: one row
-    assert ctx.mailer is not None
-    ctx.mailer.down = True  # type: ignore[attr-defined]
+    assert isinstance(ctx.mailer, MemoryMailer)
+    ctx.mailer.down = True
     outbox.send_due(ctx)
-    ctx.mailer.down = False  # type: ignore[attr-defined]
+    ctx.mailer.down = False
     outbox.send_due(ctx)  # the final email waits for the welcome email's retry
-    assert ctx.mailer.sent == []  # type: ignore[attr-defined]
+    assert ctx.mailer.sent == []
     clock.advance(timedelta(minutes=5))
     assert outbox.send_due(ctx) == 2
-    kinds = [m["Subject"].split()[0] for m in ctx.mailer.sent]  # type: ignore[attr-defined]
+    kinds = [m["Subject"].split()[0] for m in ctx.mailer.sent]
     assert kinds == ["Welcome", "Thanks"]
 
 
@@ -199,10 +201,10 @@ def test_an_unknown_kind_is_refused_when_queued_and_fails_at_once_when_sent(
 
 def test_smtp_down_for_a_whole_lifecycle_then_every_email_once_and_in_order(
     ctx: AppContext,
-    agent,
+    agent: Agent,
     settings: Settings,
     clock: FakeClock,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     from wod.scheduler.loop import run_pass
 

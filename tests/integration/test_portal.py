@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from wod.backend.agent import Agent
 from wod.context import AppContext
 from wod.db.models import Registration
 
@@ -86,8 +87,8 @@ def test_unknown_workshop_page(client: TestClient, token: str) -> None:
 def test_manage_page_extend_and_end(
     client: TestClient,
     ctx: AppContext,
-    agent,
-    token: str,  # type: ignore[no-untyped-def]
+    agent: Agent,
+    token: str,
 ) -> None:
     from wod.domain.secrets import manage_token
 
@@ -137,9 +138,9 @@ def test_manage_actions_refuse_a_missing_or_wrong_csrf_token(
     client: TestClient,
     ctx: AppContext,
     token: str,
-    agent,
+    agent: Agent,
     action: str,
-    bad: str,  # type: ignore[no-untyped-def]
+    bad: str,
 ) -> None:
     from wod.domain.secrets import manage_token
 

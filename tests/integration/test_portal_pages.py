@@ -4,21 +4,26 @@ the cached catalogue, and a database that cannot be reached."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from starlette.applications import Starlette
 
 from tests.factories import make_workshop, seed
 from tests.integration.test_portal import csrf, form
+from tests.mail import part_text
 from wod.context import AppContext, build_context
 from wod.db.models import Registration, Workshop
+from wod.domain.clock import FakeClock
+from wod.mail.sender import MemoryMailer
 from wod.services.catalogue import CatalogueCache
 from wod.services.mail import outbox
 from wod.settings import Settings
 from wod.web.app import create_app
-from wod.web.state import app_state
+from wod.web.state import WebState, app_state
 
 
 @pytest.fixture
@@ -34,7 +39,7 @@ def layered(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def portal(layered: Settings, clock, mailer) -> TestClient:  # type: ignore[no-untyped-def]
+def portal(layered: Settings, clock: FakeClock, mailer: MemoryMailer) -> Iterator[TestClient]:
     ctx = build_context(layered, clock=clock, mailer=mailer)
     from wod.db.migrate import upgrade
 
@@ -43,6 +48,12 @@ def portal(layered: Settings, clock, mailer) -> TestClient:  # type: ignore[no-u
     with TestClient(create_app(ctx, background=False)) as client:
         yield client
     ctx.close()
+
+
+def state(client: TestClient) -> WebState:
+    """The state of the app the client drives (a :func:`create_app` app)."""
+    assert isinstance(client.app, Starlette)
+    return app_state(client.app)
 
 
 def shown(page: str) -> list[str]:
@@ -106,7 +117,7 @@ def test_language_follows_the_browser_then_the_switch(portal: TestClient) -> Non
 
 
 def test_french_registration_errors_and_emails(portal: TestClient) -> None:
-    ctx = app_state(portal.app).ctx
+    ctx = state(portal).ctx
     portal.cookies.set("wod_lang", "fr")
     token = csrf(portal)
     wrong = portal.post(
@@ -120,16 +131,17 @@ def test_french_registration_errors_and_emails(portal: TestClient) -> None:
     with ctx.db.read() as session:
         assert session.scalars(select(Registration.language)).one() == "fr"
     outbox.send_due(ctx)
-    welcome = ctx.mailer.sent[-1]  # type: ignore[union-attr]
+    assert isinstance(ctx.mailer, MemoryMailer)
+    welcome = ctx.mailer.sent[-1]
     assert welcome["Subject"].startswith("Bienvenue")
-    text = welcome.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    text = part_text(welcome, "plain")
     assert "Bonjour Ada," in text and "2 heures" in text
-    html = welcome.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    html = part_text(welcome, "html")
     assert '<html lang="fr">' in html
 
 
 def test_api_registration_language(portal: TestClient) -> None:
-    ctx = app_state(portal.app).ctx
+    ctx = state(portal).ctx
     body = {
         "workshop": "WKSHP-Python101",
         "email": "bea@example.org",
@@ -216,11 +228,12 @@ def test_catalogue_is_served_from_a_snapshot_refreshed_after_ttl_or_a_registrati
 def test_seats_left_in_the_api_follow_a_registration_at_once(
     client: TestClient, token: str
 ) -> None:
-    app_state(client.app).catalogue._ttl = 3600.0
+    state(client).catalogue._ttl = 3600.0
 
     def left() -> int:
         answer = client.get("/api/v1/workshops")
-        return next(w["seats_left"] for w in answer.json() if w["slug"] == "WKSHP-Python101")
+        seats: int = next(w["seats_left"] for w in answer.json() if w["slug"] == "WKSHP-Python101")
+        return seats
 
     before = left()
     body = {

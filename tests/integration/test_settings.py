@@ -8,8 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from wod.context import build_context
+from wod.domain.clock import FakeClock
 from wod.errors import ConfigError
-from wod.settings import Mode, load_settings
+from wod.mail.sender import MemoryMailer
+from wod.settings import Mode, Settings, load_settings
 from wod.web.app import create_app
 
 
@@ -73,7 +75,9 @@ def test_api_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "run `wod db upgrade` first" in result.output
 
 
-def test_dev_routes_exist_only_in_development(settings, clock, mailer) -> None:  # type: ignore[no-untyped-def]
+def test_dev_routes_exist_only_in_development(
+    settings: Settings, clock: FakeClock, mailer: MemoryMailer
+) -> None:
     production = settings.model_copy(update={"mode": Mode.production})
     ctx = build_context(production, clock=clock, mailer=mailer)
     try:

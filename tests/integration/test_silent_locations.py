@@ -77,6 +77,7 @@ def test_the_heartbeat_calls_while_every_worker_is_busy() -> None:
         return httpx.Response(204)
 
     client = ApiClient("http://api.invalid", "wodl_x", transport=httpx.MockTransport(answer))
+    # only the heartbeat runs here, so the agent is given no verbs
     agent = Agent(client, None, workers=1, poll_interval=3600, heartbeat_interval=0.01)  # type: ignore[arg-type]
     thread = threading.Thread(target=agent._heartbeat, daemon=True)
     thread.start()

@@ -161,7 +161,9 @@ def test_implicit_tls(certificate: tuple[Path, Path]) -> None:
     assert len(inbox.messages) == 1
 
 
-def test_body_lines_starting_with_from_arrive_unchanged(starttls_server, certificate) -> None:  # type: ignore[no-untyped-def]
+def test_body_lines_starting_with_from_arrive_unchanged(
+    starttls_server: tuple[int, Inbox], certificate: tuple[Path, Path]
+) -> None:
     port, inbox = starttls_server
     settings = SmtpSettings(
         host="127.0.0.1",

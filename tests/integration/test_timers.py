@@ -8,6 +8,7 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
+from tests.mail import part_text
 from tests.servers import ApiServer
 from wod.backend.agent import Agent
 from wod.context import AppContext
@@ -67,7 +68,9 @@ def set_workshop(ctx: AppContext, slug: str, **values: object) -> None:
             setattr(workshop, key, value)
 
 
-def test_reminder_once_before_the_end(ctx: AppContext, agent: Agent, clock: FakeClock) -> None:
+def test_reminder_once_before_the_end(
+    ctx: AppContext, agent: Agent, clock: FakeClock, mailer: MemoryMailer
+) -> None:
     rid = new(ctx)
     agent.run_once()
     ends = row(ctx, rid).ends_at
@@ -79,8 +82,8 @@ def test_reminder_once_before_the_end(ctx: AppContext, agent: Agent, clock: Fake
     assert run_pass(ctx)["reminded"] == 0
     assert kinds(ctx, rid) == ["welcome", "credentials", "reminder"]
     outbox.send_due(ctx)
-    reminder = ctx.mailer.sent[-1]  # type: ignore[union-attr]
-    text = reminder.get_body(("plain",)).get_content()
+    reminder = mailer.sent[-1]
+    text = part_text(reminder, "plain")
     assert "ends in 1 hour" in text and "/manage/wodm_" in text and "extend" in text
 
 
@@ -211,7 +214,12 @@ def test_manage_tokens_open_only_their_own_registration(
 
 
 def test_cleanup_failing_for_good_breaks_the_seat_and_tells_the_admins(
-    ctx: AppContext, agent: Agent, server: ApiServer, token: str, clock: FakeClock
+    ctx: AppContext,
+    agent: Agent,
+    server: ApiServer,
+    token: str,
+    clock: FakeClock,
+    mailer: MemoryMailer,
 ) -> None:
     ctx.settings.alerts.recipients.append("ops@example.org")
     rid = new(ctx)
@@ -235,9 +243,9 @@ def test_cleanup_failing_for_good_breaks_the_seat_and_tells_the_admins(
         alert = s.scalar(select(Email).where(Email.kind == "admin_alert"))
     assert alert is not None and alert.recipient == "ops@example.org"
     outbox.send_due(ctx)
-    sent = {m["To"]: m for m in ctx.mailer.sent}  # type: ignore[union-attr]
+    sent = {m["To"]: m for m in mailer.sent}
     assert "broken" in sent["ops@example.org"]["Subject"]
-    final = sent["ada@example.org"].get_body(("plain",)).get_content()
+    final = part_text(sent["ada@example.org"], "plain")
     assert "could not measure your completion" in final
     assert httpx.post(f"{server.url}/api/v1/backend/jobs/claim", headers=auth).status_code == 204
     new(ctx, "next@example.org")  # the broken seat is skipped
@@ -261,8 +269,9 @@ def test_create_failing_for_good_tells_the_admins(
     assert kinds(ctx, rid) == ["welcome", "apology"]
     with ctx.db.read() as s:
         alert = s.scalar(select(Email).where(Email.kind == "admin_alert"))
-    assert alert is not None and "CREATE failed" in alert.payload["subject"]  # type: ignore[index]
-    assert "disk full" in alert.payload["text"]  # type: ignore[index]
+    assert alert is not None and alert.payload is not None
+    assert "CREATE failed" in alert.payload["subject"]
+    assert "disk full" in alert.payload["text"]
 
 
 def test_registrations_from_before_manage_links_are_backfilled(
@@ -292,7 +301,7 @@ def test_ending_early_says_so_in_the_final_email(
     httpx.post(f"{server.url}/api/v1/registrations/{rid}/end", headers=auth)
     agent.run_once()
     outbox.send_due(ctx)
-    final = mailer.sent[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    final = part_text(mailer.sent[-1], "plain")
     assert "Your session has ended." in final and "Time's up" not in final
     assert "extend" not in final.split("Manage your registration")[1]  # no offer once ended
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import typer
+from typer.models import CommandInfo
 
 from tests.conftest import ROOT
 from wod.cli.main import app
@@ -13,15 +16,23 @@ DOCS = ROOT / "docs"
 
 
 @pytest.mark.parametrize("page", sorted(PAGES, key=str), ids=str)
-def test_generated_page_is_current(page) -> None:  # type: ignore[no-untyped-def]
+def test_generated_page_is_current(page: Path) -> None:
     checked_in = (DOCS / page).read_text()
     assert checked_in == PAGES[page](), f"docs/{page} is stale: run `wod docs generate`"
 
 
+def _command_name(command: CommandInfo) -> str:
+    if command.name:
+        return command.name
+    assert command.callback is not None
+    return command.callback.__name__
+
+
 def _commands(group: typer.Typer, prefix: str = "wod") -> list[str]:
-    names = [f"{prefix} {c.name or c.callback.__name__}" for c in group.registered_commands]  # type: ignore[union-attr]
+    names = [f"{prefix} {_command_name(c)}" for c in group.registered_commands]
     for sub in group.registered_groups:
-        names += _commands(sub.typer_instance, f"{prefix} {sub.name}")  # type: ignore[arg-type]
+        assert sub.typer_instance is not None
+        names += _commands(sub.typer_instance, f"{prefix} {sub.name}")
     return names
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -50,7 +51,9 @@ def test_extraction_finds_templates_code_and_refusals() -> None:
     assert "No such workshop is open for registration." in ids  # a refusal's default
 
 
-def test_a_missing_or_broken_translation_is_reported(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_or_broken_translation_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import write_po
 

@@ -1,8 +1,10 @@
+from typing import Any
+
 from tests.factories import code, markdown
 from wod.content.completion import completion_percent, count_cells
 
 
-def nb(*cells):  # type: ignore[no-untyped-def]
+def nb(*cells: dict[str, Any]) -> dict[str, Any]:
     return {"cells": list(cells)}
 
 

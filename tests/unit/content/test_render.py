@@ -2,10 +2,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat import NotebookNode
 
 from tests.conftest import SAMPLE_CONTENT
 from tests.factories import code, make_workshop, markdown, notebook
-from wod.content.render import render_workshop
+from wod.content.render import RenderedFile, render_workshop
 from wod.content.variables import SeatContext, seat_variables
 from wod.errors import TemplateError
 from wod.settings import Settings
@@ -13,8 +14,16 @@ from wod.settings import Settings
 PATTERNS = Settings().content.template_patterns
 
 
-def variables(slug: str, seat: int = 7, **kw: object) -> dict[str, object]:
-    return seat_variables(Settings(), SeatContext(slug, seat, "Secr3tPassw0rd"), **kw)  # type: ignore[arg-type]
+def variables(slug: str, seat: int = 7, *, expose_password: bool = False) -> dict[str, object]:
+    context = SeatContext(slug, seat, "Secr3tPassw0rd")
+    return seat_variables(Settings(), context, expose_password=expose_password)
+
+
+def read_notebook(text: str) -> NotebookNode:
+    """``nbformat.reads`` at version 4, typed."""
+    # nbformat.reads is unannotated (nbformat ships py.typed but leaves it untyped)
+    node: NotebookNode = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+    return node
 
 
 @pytest.mark.parametrize("slug", ["WKSHP-Python101", "WKSHP-Shell101"])
@@ -28,7 +37,7 @@ def test_sample_workshops_render_into_valid_notebooks(slug: str) -> None:
     for item in files:
         if item.path.suffix == ".ipynb":
             assert item.content is not None
-            nbformat.validate(nbformat.reads(item.content.decode(), as_version=4))
+            nbformat.validate(read_notebook(item.content.decode()))
     pictures = [f for f in files if f.path.suffix == ".png"]
     assert pictures and all(f.content is None for f in pictures)
     assert "wod.yml" not in rendered
@@ -87,8 +96,10 @@ def test_password_only_for_varpass_workshops_and_hostvars_alias(tmp_path: Path) 
     plain = render_workshop(folder, variables("WKSHP-Var"), PATTERNS)
     exposed = render_workshop(folder, variables("WKSHP-Var", expose_password=True), PATTERNS)
 
-    def creds(files: list) -> str:  # type: ignore[type-arg]
-        return next(f.content.decode() for f in files if f.path.name == "creds.sh")
+    def creds(files: list[RenderedFile]) -> str:
+        item = next(f for f in files if f.path.name == "creds.sh")
+        assert item.content is not None
+        return item.content.decode()
 
     assert creds(plain) == "echo 7 none\n"
     assert creds(exposed) == "echo 7 Secr3tPassw0rd\n"
@@ -120,6 +131,6 @@ def test_values_are_escaped_for_the_json_strings_of_notebooks(tmp_path: Path) ->
     files = {str(f.path): f.content for f in render_workshop(folder, v, PATTERNS)}
     lab = files["1-lab.ipynb"]
     assert lab is not None
-    parsed = nbformat.reads(lab.decode(), as_version=4)
+    parsed = read_notebook(lab.decode())
     assert parsed.cells[0].source == 'By The "Quoted" Org\\ \nNew line'
     assert files["run.sh"] == b"echo 'The \"Quoted\" Org\\ \nNew line'\n"  # scripts: as is

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_CONTENT
-from wod.content.wodyml import parse_wod_yml
+from wod.content.wodyml import WodYml, parse_wod_yml
+from wod.errors import ContentProblem
 
 FULL = """%YAML 1.1
 ---
@@ -30,10 +31,17 @@ beta: false
 """
 
 
-def parse(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+def parse(tmp_path: Path, text: str) -> tuple[WodYml | None, list[ContentProblem]]:
     path = tmp_path / "wod.yml"
     path.write_text(text)
     return parse_wod_yml(path)
+
+
+def parsed(tmp_path: Path, text: str) -> WodYml:
+    """The model of a ``wod.yml`` expected to have no error."""
+    spec, problems = parse(tmp_path, text)
+    assert spec is not None, problems
+    return spec
 
 
 @pytest.mark.parametrize("folder", sorted(p.name for p in SAMPLE_CONTENT.iterdir()))
@@ -128,6 +136,6 @@ def test_unknown_and_duplicate_keys_are_warnings(tmp_path: Path) -> None:
 
 
 def test_extendable_defaults_to_yes_even_when_written_empty(tmp_path: Path) -> None:
-    assert parse(tmp_path, FULL)[0].extendable is True  # type: ignore[union-attr]
-    assert parse(tmp_path, FULL + "extendable:\n")[0].extendable is True  # type: ignore[union-attr]
-    assert parse(tmp_path, FULL + "extendable: false\n")[0].extendable is False  # type: ignore[union-attr]
+    assert parsed(tmp_path, FULL).extendable is True
+    assert parsed(tmp_path, FULL + "extendable:\n").extendable is True
+    assert parsed(tmp_path, FULL + "extendable: false\n").extendable is False
