@@ -13,11 +13,9 @@ from wod.cli import (
     admins,
     backend,
     db,
-    deploy,
     docs,
     hub,
     i18n,
-    init,
     locations,
     seats,
     serve,
@@ -46,8 +44,6 @@ app.add_typer(i18n.app, name="i18n")
 app.command("up")(serve.up)
 app.command("api")(serve.api)
 app.command("test-action")(actions.test_action)
-app.command("deploy")(deploy.deploy_command)
-app.command("init")(init.init_command)
 
 
 def _version(value: bool) -> None:
