@@ -50,7 +50,7 @@ from wod.context import build_context
 from wod.db.migrate import upgrade
 from wod.db.models import Workshop
 from wod.ports import free_port
-from wod.services.admin.importer import apply_import, plan_import
+from wod.services.catalogue.importer import apply_import, plan_import
 from wod.services.provisioning.locations import ensure_location
 from wod.services.registrations import RegistrationRequest, register
 from wod.settings import Settings

@@ -28,7 +28,7 @@ from wod.db.models import Registration, Seat
 from wod.domain.clock import FakeClock
 from wod.domain.states import RegistrationState, SeatState
 from wod.scheduler.loop import run_pass
-from wod.services.admin.importer import apply_import, plan_import
+from wod.services.catalogue.importer import apply_import, plan_import
 from wod.services.provisioning.locations import ensure_location
 from wod.settings import Settings
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from wod.content.check import check_content
 from wod.context import AppContext
-from wod.services.admin.importer import apply_import, plan_import
+from wod.services.catalogue.importer import apply_import, plan_import
 from wod.services.provisioning.locations import ensure_location, rotate_token
 
 

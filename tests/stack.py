@@ -51,6 +51,7 @@ def stack_settings(
             "workers": 4,
             "account_mode": mode,
             "uid_base": uid_base,
+            "content_cache": folder / "content-cache",
         },
         hub={
             "dir": folder / "hub",

@@ -52,7 +52,7 @@ def _type(field: FieldInfo) -> str:
     if get_origin(annotation) is Literal:
         return " \\| ".join(str(a) for a in get_args(annotation))
     text = annotation.__name__ if isinstance(annotation, type) else str(annotation)
-    for module in ("typing.", "pathlib.", "pydantic.types."):
+    for module in ("typing.", "pathlib.", "pydantic.types.", "wod.settings."):
         text = text.replace(module, "")
     return text.replace("|", "\\|")
 
@@ -91,7 +91,26 @@ def settings_markdown() -> str:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             lines += [f"## `[{name}]`", "", *header, *_rows(annotation, name.upper()), ""]
+            lines += _item_tables(annotation, name)
     return "\n".join(lines)
+
+
+def _item_tables(model: type[BaseModel], group: str) -> list[str]:
+    """A table for each list of tables of a group (``[[content.layers]]``)."""
+    lines = []
+    for name, field in model.model_fields.items():
+        args = get_args(field.annotation)
+        item = args[0] if get_origin(field.annotation) is list and args else None
+        if not (isinstance(item, type) and issubclass(item, BaseModel)):
+            continue
+        title = (item.__doc__ or "").strip().splitlines()[0]
+        lines += [f"### `[[{group}.{name}]]`", "", title, ""]
+        lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+        for key, sub in item.model_fields.items():
+            default = "(required)" if sub.is_required() else _default(sub)
+            lines.append(f"| `{key}` | {_type(sub)} | {default} | {sub.description or ''} |")
+        lines.append("")
+    return lines
 
 
 def openapi_json() -> str:

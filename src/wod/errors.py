@@ -132,6 +132,12 @@ class NotFound(Refusal):
     code = "not_found"
 
 
+class ContentNotFound(NotFound):
+    """The api holds no such content revision or workshop."""
+
+    code = "content_not_found"
+
+
 # --------------------------------------------------------------------------- failures
 
 
@@ -173,6 +179,10 @@ class ContentError(Failure):
 
 class TemplateError(ContentError):
     """A workshop file could not be rendered for a seat."""
+
+
+class ContentSyncError(Failure):
+    """The content layers could not be synced; nothing changed."""
 
 
 class HubError(Failure):

@@ -13,8 +13,17 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -115,10 +124,85 @@ class SmtpSettings(BaseModel):
     )
 
 
+class LayerSettings(BaseModel):
+    """One content layer: a folder, or a git repository."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+        description="The layer's name (letters, digits, - and _), unique among the layers.",
+    )
+    path: Path | None = Field(None, description="A folder layer: the folder.")
+    git: str | None = Field(
+        None,
+        description="A git layer: the repository's URL (file://, https:// or ssh://, or "
+        "user@host:path), without credentials.",
+    )
+    ref: str = Field("main", min_length=1, description="Git layers: the branch or tag to serve.")
+    subdir: str = Field(
+        "", description="Git layers: the folder of the repository that holds the layer."
+    )
+    ssh_key_file: Path | None = Field(
+        None, description="Git layers over SSH: the file of the private deploy key."
+    )
+    token_file: Path | None = Field(
+        None, description="Git layers over HTTPS: a file holding the access token."
+    )
+    token_env: str | None = Field(
+        None, description="Git layers over HTTPS: the environment variable holding the token."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> LayerSettings:
+        if (self.path is None) == (self.git is None):
+            raise ValueError(f"layer {self.name!r}: give either path or git")
+        secrets = (self.ssh_key_file, self.token_file, self.token_env)
+        if self.git is None and any(v is not None for v in secrets):
+            raise ValueError(f"layer {self.name!r}: credentials only apply to a git layer")
+        if self.git is not None and "://" in self.git and urlsplit(self.git).password:
+            raise ValueError(
+                f"layer {self.name!r}: the URL holds a password; use token_file or token_env"
+            )
+        if ".." in Path(self.subdir).parts or self.subdir.startswith("/"):
+            raise ValueError(f"layer {self.name!r}: subdir must be a folder inside the repository")
+        return self
+
+    @property
+    def is_git(self) -> bool:
+        return self.git is not None
+
+
 class ContentSettings(BaseModel):
     paths: list[Path] = Field(
         default_factory=lambda: [Path("content")],
-        description="Content layers in order: public first, private overlays after.",
+        description="Content layers in order, public first, private overlays after, as "
+        "folders (a shorthand of content.layers; with content.layers, the folders the api "
+        "serves them from).",
+    )
+    layers: list[LayerSettings] = Field(
+        default_factory=list,
+        description="Content layers in order, each a folder or a git repository (see "
+        "[[content.layers]] below); synced with `wod content sync`.",
+    )
+    checkout_dir: Path = Field(
+        Path(".wod/content"),
+        description="Where the api host keeps its git mirrors and the revisions it serves.",
+    )
+    sync_interval: Duration = Field(
+        timedelta(0),
+        description="How often the scheduler syncs the layers from git (0: only by "
+        "`wod content sync` and the webhook).",
+    )
+    auto_apply: bool = Field(
+        False,
+        description="A sync whose check finds no error imports its workshops and becomes "
+        "the revision in service without `--apply` (the webhook and the schedule need it).",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Secret of the push webhook (POST /api/v1/content/webhook): GitHub's "
+        "signature key or GitLab's token. Unset: the webhook refuses every delivery.",
     )
     template_patterns: list[str] = Field(
         default_factory=lambda: [
@@ -133,6 +217,29 @@ class ContentSettings(BaseModel):
         ],
         description="File name patterns rendered as Jinja2 templates when a seat is deployed.",
     )
+
+    @model_validator(mode="after")
+    def _layers_or_paths(self) -> ContentSettings:
+        if not self.layers:
+            return self
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"content.layers: each layer needs its own name ({names})")
+        served = [
+            self.checkout_dir.absolute() / "current" / layer.name
+            if layer.is_git
+            else (layer.path or Path())
+            for layer in self.layers
+        ]
+        # paths given by hand beside layers is a mistake; paths this validator set is not
+        if "paths" in self.model_fields_set and self.paths != served:
+            raise ValueError("give content.layers or content.paths, not both")
+        self.paths = served
+        return self
+
+    @property
+    def has_git_layers(self) -> bool:
+        return any(layer.is_git for layer in self.layers)
 
 
 class SchedulerSettings(BaseModel):
@@ -232,6 +339,11 @@ class BackendSettings(BaseModel):
         "while every worker runs a job (keep it well below locations.silent_after).",
     )
     prespawn: bool = Field(True, description="Start the seat's server at CREATE.")
+    content_cache: Path = Field(
+        Path(".wod/content-cache"),
+        description="Where the agent keeps the workshops it received from the api, by content "
+        "revision (hub hosts need no git).",
+    )
 
 
 class HubSettings(BaseModel):

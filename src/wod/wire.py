@@ -33,6 +33,13 @@ class WorkshopOrder(BaseModel):
     multiappliance: bool
 
 
+class ContentRef(BaseModel):
+    """The content revision a job runs with, and the digest of its workshop's bundle."""
+
+    revision: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bundle: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class JobOrder(BaseModel):
     """A job as the backend agent receives it."""
 
@@ -42,6 +49,8 @@ class JobOrder(BaseModel):
     seat: SeatOrder | None
     registration: int | None
     workshop: WorkshopOrder | None
+    #: None: the hub host's own content folders (no revision recorded at the api).
+    content: ContentRef | None = None
 
 
 class JobReport(BaseModel):
@@ -78,6 +87,27 @@ class LocationPublic(BaseModel):
     seat_max: int
     hub_public_url: str
     hub_api_url: str
+
+
+class HeartbeatIn(BaseModel):
+    """What an agent says when it calls to show it is alive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revisions: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class BundleRef(BaseModel):
+    folder: str
+    bundle: str
+
+
+class HeartbeatOut(BaseModel):
+    """The revision in service, and the bundles of the location's workshops in it (the agent
+    fetches those it lacks, so that every hub host holds the revision in service)."""
+
+    revision: str | None
+    bundles: list[BundleRef]
 
 
 class CheckIn(BaseModel):

@@ -95,3 +95,48 @@ def test_durations_in_seconds_or_iso(monkeypatch: pytest.MonkeyPatch, written: s
 
     monkeypatch.setenv("WOD_REGISTRATION__RATE_WINDOW", written)
     assert load_settings().registration.rate_window == timedelta(minutes=1)
+
+
+def test_git_layers_from_a_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "wod.toml"
+    config.write_text(
+        "[content]\n"
+        f'checkout_dir = "{tmp_path / "checkout"}"\n'
+        "[[content.layers]]\n"
+        'name = "public"\n'
+        'git = "https://git.example.org/org/workshops.git"\n'
+        'ref = "v2"\n'
+        "[[content.layers]]\n"
+        'name = "private"\n'
+        f'path = "{tmp_path / "private"}"\n'
+    )
+    content = load_settings(config).content
+    assert content.paths == [tmp_path / "checkout" / "current" / "public", tmp_path / "private"]
+    assert content.has_git_layers and content.layers[0].ref == "v2"
+
+
+@pytest.mark.parametrize(
+    ("layers", "extra", "message"),
+    [
+        ([{"name": "a"}], "", "give either path or git"),
+        ([{"name": "a", "path": "/x", "git": "file:///y"}], "", "give either path or git"),
+        ([{"name": "a", "git": "https://u:secret@h.example/x"}], "", "the URL holds a password"),
+        ([{"name": "a", "path": "/x", "token_env": "T"}], "", "credentials only apply"),
+        ([{"name": "a", "git": "file:///x", "subdir": "../up"}], "", "inside the repository"),
+        ([{"name": "Bad Name", "path": "/x"}], "", "name"),
+        ([{"name": "a", "path": "/x"}, {"name": "a", "path": "/y"}], "", "its own name"),
+        ([{"name": "a", "path": "/x", "kind": "svn"}], "", "kind"),
+        ([{"name": "a", "path": "/x"}], 'paths = ["/z"]\n', "not both"),
+    ],
+)
+def test_bad_layers_are_configuration_errors(
+    tmp_path: Path, layers: list[dict[str, str]], extra: str, message: str
+) -> None:
+    lines = ["[content]", extra]
+    for layer in layers:
+        lines.append("[[content.layers]]")
+        lines += [f'{key} = "{value}"' for key, value in layer.items()]
+    config = tmp_path / "wod.toml"
+    config.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import select
@@ -13,11 +14,18 @@ from tests.e2e.conftest import wait_for
 from tests.servers import ApiServer
 from wod.backend.agent import Agent
 from wod.backend.client import ApiClient
+from wod.backend.verbs import Verbs
+from wod.content.layers import Content
 from wod.context import AppContext
 from wod.db.models import Email, Location
 from wod.domain.clock import FakeClock
+from wod.hub.client import FakeHub
+from wod.hub.credentials import MemoryCredentialStore
+from wod.hub.modes.files import LocalSeatFiles
+from wod.hub.modes.hub import HubAccounts
 from wod.scheduler.loop import run_pass
 from wod.services.provisioning.locations import ensure_location
+from wod.settings import Settings
 
 
 def alerts(ctx: AppContext) -> list[str]:
@@ -58,30 +66,27 @@ def test_a_silent_location_is_told_once_then_its_return(
     client.close()
 
 
-def test_the_heartbeat_calls_while_every_worker_is_busy() -> None:
+def test_the_heartbeat_calls_while_every_worker_is_busy(tmp_path: Path) -> None:
     calls: list[str] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.path)
-        if request.url.path.endswith("/location"):
-            return httpx.Response(
-                200,
-                json={
-                    "name": "x",
-                    "seat_min": 1,
-                    "seat_max": 1,
-                    "hub_public_url": "h",
-                    "hub_api_url": "h",
-                },
-            )
+        if request.url.path.endswith("/heartbeat"):
+            return httpx.Response(200, json={"revision": None, "bundles": []})
         return httpx.Response(204)
 
     client = ApiClient("http://api.invalid", "wodl_x", transport=httpx.MockTransport(answer))
-    # only the heartbeat runs here, so the agent is given no verbs
-    agent = Agent(client, None, workers=1, poll_interval=3600, heartbeat_interval=0.01)  # type: ignore[arg-type]
+    verbs = Verbs(
+        Settings(),
+        Content([]),
+        LocalSeatFiles(tmp_path),
+        FakeHub(),
+        HubAccounts(MemoryCredentialStore()),
+    )
+    agent = Agent(client, verbs, workers=1, poll_interval=3600, heartbeat_interval=0.01)
     thread = threading.Thread(target=agent._heartbeat, daemon=True)
     thread.start()
-    wait_for(lambda: calls.count("/api/v1/backend/location") >= 3, 10, "three heartbeats")
+    wait_for(lambda: calls.count("/api/v1/backend/heartbeat") >= 3, 10, "three heartbeats")
     agent.stop()
     thread.join(10)
     assert not thread.is_alive()

@@ -10,7 +10,9 @@ from fastapi.responses import Response
 
 from wod.admin.page import PATH, Actor, Admin, AdminRoute, redirect, render
 from wod.errors import ContentError, Refusal
-from wod.services.admin import importer, lists
+from wod.services import content
+from wod.services.admin import lists
+from wod.services.catalogue import importer
 from wod.web.deps import Ctx
 
 router = APIRouter(prefix=PATH, route_class=AdminRoute)
@@ -19,7 +21,8 @@ router = APIRouter(prefix=PATH, route_class=AdminRoute)
 @router.get("/workshops")
 def workshop_list(request: Request, ctx: Ctx, user: Admin) -> Response:
     rows = lists.workshops(ctx)
-    return render(request, ctx, "workshops.html", user, nav="workshops", rows=rows)
+    state = content.content_status(ctx)
+    return render(request, ctx, "workshops.html", user, nav="workshops", rows=rows, content=state)
 
 
 @router.get("/workshops/import")

@@ -15,15 +15,16 @@ from collections.abc import Callable
 from wod.backend.client import ApiClient
 from wod.backend.compile import Compiler
 from wod.backend.conformity import check_host, probe_hub
+from wod.backend.content import AgentContent
 from wod.backend.ldap import PythonLdapPasswords
 from wod.backend.verbs import Verbs
 from wod.backend.watchdog import Abuse, AbuseWatchdog
 from wod.content.layers import Content
-from wod.errors import ApiClientError, ConfigError
+from wod.errors import ApiClientError, ConfigError, VerbError
 from wod.hub.client import HubClient, JupyterHubClient
 from wod.hub.modes import HostMode, load_host_mode
 from wod.settings import Settings
-from wod.wire import JobReport
+from wod.wire import ContentRef, HeartbeatIn, JobReport
 
 log = logging.getLogger(__name__)
 REPORT_ATTEMPTS = 5
@@ -101,13 +102,28 @@ class Agent:
             if self.stopping.wait(self.check_interval):
                 return
 
+    def beat(self) -> None:
+        """Tell the api the agent is alive and which content revisions it holds, then fetch
+        the bundles of the revision in service that this host lacks."""
+        contents = self.verbs.contents
+        held = contents.held() if isinstance(contents, AgentContent) else []
+        answer = self.client.heartbeat(HeartbeatIn(revisions=held))
+        if not isinstance(contents, AgentContent) or answer.revision is None:
+            return
+        for bundle in answer.bundles:
+            ref = ContentRef(revision=answer.revision, bundle=bundle.bundle)
+            try:
+                contents.ensure(ref, bundle.folder)
+            except VerbError as exc:
+                log.warning("content not fetched ahead: %s", exc)
+
     def _heartbeat(self) -> None:
-        """Call the api every ``heartbeat_interval`` seconds: it notes the agent's contact even
+        """Beat every ``heartbeat_interval`` seconds: the api notes the agent's contact even
         while every worker runs a long job (and so claims nothing)."""
         assert self.heartbeat_interval is not None
         while not self.stopping.wait(self.heartbeat_interval):
             try:
-                self.client.location()
+                self.beat()
             except ApiClientError as exc:
                 log.warning("heartbeat not received by the api: %s", exc)
 
@@ -153,14 +169,23 @@ class Agent:
 
 
 def build_verbs(
-    settings: Settings, *, hub: HubClient | None = None, mode: HostMode | None = None
+    settings: Settings,
+    *,
+    hub: HubClient | None = None,
+    mode: HostMode | None = None,
+    client: ApiClient | None = None,
 ) -> Verbs:
-    """The verbs of this host in its host mode."""
+    """The verbs of this host in its host mode; with the api's ``client``, jobs that name a
+    content revision get it from the api."""
     mode = mode or load_host_mode(settings)
     ldap = PythonLdapPasswords(settings.ldap) if settings.ldap.url else None
+    local = Content(settings.content.paths)
+    contents: Content | AgentContent = local
+    if client is not None:
+        contents = AgentContent(local, client.bundle, settings.backend.content_cache)
     return Verbs(
         settings,
-        Content(settings.content.paths),
+        contents,
         mode.seat_files,
         hub or JupyterHubClient(settings.hub.api_url, settings.hub.api_token.get_secret_value()),
         mode.accounts,
@@ -176,7 +201,7 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
         raise ConfigError("backend.token is not set: give the agent its location token")
     mode = load_host_mode(settings)
     client = ApiClient(backend.api_url, backend.token.get_secret_value())
-    verbs = build_verbs(settings, hub=hub, mode=mode)
+    verbs = build_verbs(settings, hub=hub, mode=mode, client=client)
     watchdog = None
     if settings.watchdog.enabled:
 

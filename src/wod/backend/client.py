@@ -8,7 +8,15 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from wod.errors import ApiClientError
-from wod.wire import ExternalJobIn, JobOrder, JobReport, JobReported, LocationPublic
+from wod.wire import (
+    ExternalJobIn,
+    HeartbeatIn,
+    HeartbeatOut,
+    JobOrder,
+    JobReport,
+    JobReported,
+    LocationPublic,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -65,6 +73,23 @@ class ApiClient:
         if response.status_code >= 400:
             raise ApiClientError(f"api /location: {response.status_code}", response.status_code)
         return _parse(LocationPublic, response)
+
+    def heartbeat(self, beat: HeartbeatIn) -> HeartbeatOut:
+        """Tell the api the agent is alive and what it holds; what it should hold."""
+        return _parse(HeartbeatOut, self._post("/heartbeat", beat.model_dump()))
+
+    def bundle(self, revision: str, folder: str) -> bytes:
+        """The bundle of workshop ``folder`` in content ``revision``."""
+        path = f"/content/{revision}/{folder}"
+        try:
+            response = self.http.get(path)
+        except httpx.HTTPError as exc:
+            raise ApiClientError(f"api {path}: {exc}") from exc
+        if response.status_code >= 400:
+            raise ApiClientError(
+                f"api {path}: {response.status_code} {response.text[:300]}", response.status_code
+            )
+        return response.content
 
     def report_check(self, problems: list[str]) -> None:
         self._post("/check", {"problems": problems})

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from wod.backend.compile import Compiler
+from wod.backend.content import ContentSource, as_source
 from wod.backend.hooks import Hooks, hook_environment
 from wod.backend.ldap import LdapPasswords
 from wod.content.completion import Notebook, completion_percent, load_notebook
@@ -59,8 +60,11 @@ class Order:
     """A job as the verbs read it: the api's :class:`~wod.wire.JobOrder`, or one built on the
     hub host (``wod test-action``, mail orders), which may name a range of seats to RESET."""
 
-    def __init__(self, job: JobOrder, seats: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, job: JobOrder, content: Content, seats: tuple[int, int] | None = None
+    ) -> None:
         self.id = job.id
+        self.content = content  # the content of the job's revision (or this host's own)
         self.verb = job.verb
         self.username = job.seat.username if job.seat else ""
         self.seat = job.seat.number if job.seat else 0
@@ -98,7 +102,7 @@ class Verbs:
     def __init__(
         self,
         settings: Settings,
-        content: Content,
+        content: Content | ContentSource,
         files: SeatFiles,
         hub: HubClient,
         accounts: Accounts,
@@ -107,19 +111,24 @@ class Verbs:
         compiler: Compiler | None = None,
     ) -> None:
         self.settings = settings
-        self.content = content
+        self.contents = as_source(content)
+        #: This host's own content folders (for orders taken on this host).
+        self.content = self.contents.local
         self.files = files
         self.hub = hub
         self.accounts = accounts
         self.ldap = ldap
         self.compiler = compiler or Compiler(hides_files=False)
-        self.hooks = Hooks(content, settings.backend.hook_timeout)
 
     def run(self, job: JobOrder, seats: tuple[int, int] | None = None) -> JobReport:
         """Run one job (on ``seats``, a range, for a RESET built on the host); a failure
         becomes an unsuccessful report with its message."""
-        order = Order(job, seats)
         job_log = JobLog()
+        try:
+            order = Order(job, self.contents.content_for(job), seats)
+        except (WodError, OSError, ValueError) as exc:
+            job_log(f"{job.verb} job {job.id}: FAILED: {exc}")
+            return JobReport(ok=False, log=job_log.tail(), error=str(exc)[:ERROR_LIMIT])
         handlers: dict[str, Callable[[Order, JobLog], JobReport]] = {
             "CREATE": self.create,
             "CLEANUP": self.cleanup,
@@ -143,8 +152,12 @@ class Verbs:
 
     # ------------------------------------------------------------------ helpers
 
-    def _source(self, slug: str) -> Path:
-        source = self.content.workshop(content_folder_name(slug))
+    def _hooks(self, order: Order) -> Hooks:
+        return Hooks(order.content, self.settings.backend.hook_timeout)
+
+    def _source(self, order: Order) -> Path:
+        slug = order.slug
+        source = order.content.workshop(content_folder_name(slug))
         if source is None:
             raise VerbError(f"workshop {slug} is not in the content of this host")
         return source.folder
@@ -155,7 +168,7 @@ class Verbs:
     def _variables(self, order: Order, seat: int, password: str | None) -> dict[str, Any]:
         flags = order.flags
         ctx = seat_context(
-            self.content,
+            order.content,
             order.slug,
             seat,
             password,
@@ -218,7 +231,7 @@ class Verbs:
 
     def create(self, order: Order, job_log: JobLog) -> JobReport:
         folder = content_folder_name(order.slug)
-        source = self._source(order.slug)
+        source = self._source(order)
         username, seat = order.username, order.seat
         password = new_password()
         variables = self._variables(order, seat, password)
@@ -229,22 +242,22 @@ class Verbs:
         self._lock_out(username, job_log)
         self.accounts.prepare(seat, username, self.home(username))
         self._set_password(order, username, password, job_log)
-        self.files.reset_home(username, self.content.skel_folders())
+        self.files.reset_home(username, order.content.skel_folders())
         job_log("new password set, home reset from the skeleton")
         env = self._env(order, seat, username, password, variables)
-        self.hooks.run("create", folder, env, variables, job_log)
+        self._hooks(order).run("create", folder, env, variables, job_log)
         self.files.deploy(username, folder, rendered)
         job_log(f"{folder} deployed")
         for name in order.flags.compile:
             self.compiler.install(
-                self.content,
+                order.content,
                 name,
                 variables,
                 self.home(username) / folder,
                 self.accounts.owner(username),
                 job_log,
             )
-        self.hooks.run("post-copy", folder, env, variables, job_log)
+        self._hooks(order).run("post-copy", folder, env, variables, job_log)
         self.hub.ensure_user(username)
         if self.settings.backend.prespawn:
             self.hub.start_server(username)
@@ -255,7 +268,7 @@ class Verbs:
         username, seat = order.username, order.seat
         self._lock_out(username, job_log)
         variables = self._variables(order, seat, None)
-        self.hooks.run(
+        self._hooks(order).run(
             "cleanup",
             content_folder_name(order.slug),
             self._env(order, seat, username, None, variables),
@@ -275,7 +288,9 @@ class Verbs:
         if order.workshop:
             variables = self._variables(order, low, None)
             env = self._env(order, low, f"student{low}", None, variables)
-            ran = self.hooks.run("reset", content_folder_name(order.slug), env, variables, job_log)
+            ran = self._hooks(order).run(
+                "reset", content_folder_name(order.slug), env, variables, job_log
+            )
             job_log(f"{ran} reset hook(s) for seats {low}-{high}")
         for number in range(high, low - 1, -1):
             username = f"student{number}"
@@ -297,7 +312,7 @@ class Verbs:
         variables = self._variables(order, low, None)
         env = self._env(order, None, None, None, variables)
         env.update({"WOD_SEAT_MIN": str(low), "WOD_SEAT_MAX": str(high)})
-        self.hooks.run("setup-pre", folder, env, variables, job_log)
+        self._hooks(order).run("setup-pre", folder, env, variables, job_log)
         seats = range(low, high + 1) if flags.multiappliance else range(low, low + 1)
         for seat in seats:
             seat_vars = self._variables(order, seat, None)
@@ -307,14 +322,14 @@ class Verbs:
                 "WOD_SEAT_MIN": str(low),
                 "WOD_SEAT_MAX": str(high),
             }
-            self.hooks.run("setup", folder, seat_env, seat_vars, job_log)
-        self.hooks.run("setup-post", folder, env, variables, job_log)
+            self._hooks(order).run("setup", folder, seat_env, seat_vars, job_log)
+        self._hooks(order).run("setup-post", folder, env, variables, job_log)
         return JobReport(ok=True, log=job_log.tail())
 
     def measure_completion(self, order: Order) -> int:
         """Executed code cells of the seat's copy over the shipped ones (ARCHITECTURE §7.5)."""
         folder = content_folder_name(order.slug)
-        source = self._source(order.slug)
+        source = self._source(order)
         env = make_environment(json_strings=True)
         variables: dict[str, Any] | None = None
         shipped: dict[str, Notebook] = {}

@@ -155,7 +155,7 @@ def setup_appliance(
     verbs = build_verbs(current)
     job_log = JobLog()
     job = JobOrder(id=0, verb="CREATE", attempt=1, seat=None, registration=None, workshop=flags)
-    order = Order(job)
+    order = Order(job, verbs.content)
     try:
         verbs.setup_appliance(order, job_log)
     finally:

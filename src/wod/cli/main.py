@@ -12,6 +12,7 @@ from wod.cli import (
     actions,
     admins,
     backend,
+    content,
     db,
     docs,
     hub,
@@ -33,6 +34,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(workshops.app, name="workshops")
+app.add_typer(content.app, name="content")
 app.add_typer(locations.app, name="locations")
 app.add_typer(hub.app, name="hub")
 app.add_typer(backend.app, name="backend")

@@ -12,7 +12,7 @@ from wod.cli.common import console, context, edge, err, settings
 from wod.content.check import CheckReport, check_content, check_sources, sources_for_paths
 from wod.content.layers import Content
 from wod.errors import ContentError, ContentProblem
-from wod.services.admin.importer import Action, ImportPlan, import_content
+from wod.services.catalogue.importer import Action, ImportPlan, import_content
 
 app = typer.Typer(help="Workshop content.", no_args_is_help=True)
 

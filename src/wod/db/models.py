@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -99,6 +100,8 @@ class Location(Base):
     last_contact_at: Mapped[datetime | None]
     #: Since when its agent is silent (set once the admins were told, cleared when it calls).
     silent_since: Mapped[datetime | None]
+    #: The newest content revision its agent holds, as it last said.
+    content_revision: Mapped[str | None] = mapped_column(String(64))
 
 
 class Seat(Base):
@@ -207,6 +210,8 @@ class Registration(Base):
     extended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Set when an admin purged the registration: name, company and address are erased.
     erased_at: Mapped[datetime | None]
+    #: The content its seat was made from (None: the hub host's own folders).
+    content_revision_id: Mapped[int | None] = mapped_column(ForeignKey("content_revision.id"))
 
 
 class Job(Base):
@@ -333,3 +338,45 @@ class AdminSession(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
+
+
+class ContentArchive(Base):
+    """The files of one layer at one source (a git commit, or a folder's digest), packed."""
+
+    __tablename__ = "content_archive"
+    __table_args__ = (UniqueConstraint("layer", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    layer: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class ContentRevision(Base):
+    """The content layers at one moment: for each layer its source and archive. The one in
+    service is the latest applied; each seat keeps the revision it was made from."""
+
+    __tablename__ = "content_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    #: ``[{"name", "kind", "source", "ref", "url", "archive"}]`` in layer order (no secret).
+    layers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ContentSync(Base):
+    """The one row that tells the api processes about syncs: asked for (by the webhook), who
+    runs one (a lease), how the last one went."""
+
+    __tablename__ = "content_sync"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requested_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

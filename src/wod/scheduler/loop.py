@@ -12,11 +12,13 @@ from collections.abc import Callable
 
 from wod.context import AppContext
 from wod.notify import Topic
-from wod.services import provisioning
+from wod.services import content, provisioning
 from wod.services.mail import outbox
 from wod.services.registrations import timers
 
 log = logging.getLogger(__name__)
+#: Seconds between two looks at the content: a sync due, the revision in service to serve.
+CONTENT_INTERVAL = 5.0
 
 
 def run_pass(ctx: AppContext) -> dict[str, int]:
@@ -77,6 +79,9 @@ def start_loops(ctx: AppContext) -> list[Loop]:
         loops.append(Loop("wod-scheduler", lambda: run_pass(ctx), ctx.settings.scheduler.interval))
     if ctx.settings.outbox.enabled:
         loops.append(Loop("wod-outbox", lambda: outbox.send_due(ctx), ctx.settings.outbox.interval))
+    if ctx.settings.scheduler.enabled:
+        # Its own thread: a sync fetches from git and may take a while; the timers must not wait.
+        loops.append(Loop("wod-content", lambda: content.sync_due(ctx), CONTENT_INTERVAL))
     for loop in loops:
         loop.unsubscribe = ctx.notifier.subscribe(Topic.work, loop.wake)
         loop.start()

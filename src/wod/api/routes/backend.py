@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import FileResponse
 
-from wod.services import provisioning, registrations
+from wod.services import content, provisioning, registrations
 from wod.services.admin.checks import report_check
 from wod.web.deps import AgentLocation, Ctx
 from wod.wire import (
     AbuseIn,
     CheckIn,
     ExternalJobIn,
+    HeartbeatIn,
+    HeartbeatOut,
     JobOrder,
     JobReport,
     JobReported,
@@ -66,3 +69,26 @@ def check_report(ctx: Ctx, location: AgentLocation, body: CheckIn) -> Response:
     """The agent's daily conformity check: its problems reach the admins (once a day each)."""
     report_check(ctx, location, body.problems)
     return Response(status_code=204)
+
+
+@router.post("/heartbeat", response_model=HeartbeatOut)
+def heartbeat(ctx: Ctx, location: AgentLocation, body: HeartbeatIn) -> HeartbeatOut:
+    """The agent is alive and holds these content revisions; the revision in service and the
+    bundles of the location's workshops in it."""
+    return content.heartbeat(ctx, location, body)
+
+
+@router.get(
+    "/content/{revision}/{folder}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/gzip": {}}}, 404: {"description": "No such"}},
+)
+def bundle(ctx: Ctx, location: AgentLocation, revision: str, folder: str) -> FileResponse:
+    """The bundle of workshop ``folder`` in content ``revision`` (its digest in
+    ``X-Wod-Bundle-Digest``, as the job order names it)."""
+    found = content.bundle_of(ctx, revision, folder)
+    return FileResponse(
+        found.path,
+        media_type="application/gzip",
+        headers={"X-Wod-Bundle-Digest": found.digest, "Cache-Control": "no-store"},
+    )

@@ -1,6 +1,6 @@
 """What the admin console lists: filtered, paged registrations, seats, jobs, emails and
 workshops. Reads only; the details of one job or email are in :mod:`.details`, the actions live
-with their services (registrations, provisioning, mail, :mod:`.importer`)."""
+with their services (registrations, provisioning, mail, catalogue)."""
 
 from __future__ import annotations
 

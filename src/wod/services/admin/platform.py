@@ -14,7 +14,7 @@ from wod.db.migrate import upgrade
 from wod.domain.roles import Role
 from wod.errors import ContentProblem
 from wod.services.admin import users
-from wod.services.admin.importer import apply_import, plan_import
+from wod.services.catalogue.importer import apply_import, plan_import
 from wod.services.provisioning.locations import ensure_location, rotate_token
 
 LOCATION = "local"

@@ -1,5 +1,6 @@
 """The catalogue: the workshops as participants see them, with their seats left (:mod:`.read`),
-and the per-process snapshot the api serves them from (:mod:`.cache`)."""
+the per-process snapshot the api serves them from (:mod:`.cache`), and the import of workshops
+from the content into the database (:mod:`.importer`)."""
 
 from wod.services.catalogue.cache import CatalogueCache, Snapshot
 from wod.services.catalogue.read import (

@@ -17,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from wod.context import AppContext
-from wod.db.models import Job, Location, Registration, Seat, Workshop
+from wod.db.models import ContentRevision, Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
 from wod.domain.states import JobState, RegistrationState, Verb
 from wod.errors import InvalidState, NotFound
 from wod.notify import Topic, note
+from wod.services.content.bundles import content_ref
 from wod.wire import ExternalJobIn, JobOrder, SeatOrder, WorkshopOrder
 
 LOG_LIMIT = 64_000
@@ -108,10 +109,26 @@ def claim_job(session: Session, location: Location, now: datetime, lease: timede
 
 def claim(ctx: AppContext, location: Location) -> JobOrder | None:
     """Lease the next job of ``location`` to its agent: its order, or None when there is
-    nothing to do."""
+    nothing to do. A job of a registration made from a content revision names that revision
+    and its workshop's bundle (built after the claim's transaction: it may take a moment)."""
     with ctx.db.write() as session:
         job = claim_job(session, location, ctx.clock.now(), lease_duration(ctx))
-        return job_order(session, job) if job is not None else None
+        if job is None:
+            return None
+        order, revision = job_order(session, job), _revision_of(session, job)
+    if order.workshop is not None and revision is not None:
+        order.content = content_ref(ctx, revision, order.workshop.slug)
+    return order
+
+
+def _revision_of(session: Session, job: Job) -> str | None:
+    if job.registration_id is None:
+        return None
+    return session.scalar(
+        select(ContentRevision.digest)
+        .join(Registration, Registration.content_revision_id == ContentRevision.id)
+        .where(Registration.id == job.registration_id)
+    )
 
 
 def job_order(session: Session, job: Job) -> JobOrder:

@@ -36,6 +36,7 @@ from wod.errors import (
 )
 from wod.i18n import _
 from wod.services.catalogue.read import seat_bounds, serving_locations
+from wod.services.content.revisions import current_revision
 from wod.services.mail.kinds import ALREADY_REGISTERED, WELCOME
 from wod.services.mail.queue import queue_email
 from wod.services.provisioning.jobs import enqueue_job
@@ -215,6 +216,7 @@ def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -
             manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
         ),
         provision_due_at=now + ctx.settings.registration.provision_timeout,
+        content_revision_id=revision.id if (revision := current_revision(session)) else None,
     )
     session.add(registration)
     session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wod.services.admin.importer import Action, Change, ImportPlan, WorkshopPlan, plan_digest
+from wod.services.catalogue.importer import Action, Change, ImportPlan, WorkshopPlan, plan_digest
 
 
 def test_the_plan_digest_changes_with_what_would_be_written() -> None:

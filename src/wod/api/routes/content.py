@@ -1,0 +1,21 @@
+"""The content's push webhook: ``POST /api/v1/content/webhook`` (GitHub or GitLab, signed with
+``content.webhook_secret``); a valid delivery asks for a sync."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from wod.services import content
+from wod.web.deps import Ctx
+
+router = APIRouter(prefix="/content", tags=["content"])
+
+
+@router.post("/webhook", status_code=202)
+async def webhook(ctx: Ctx, request: Request) -> dict[str, str]:
+    """A push delivery: verified against the secret (401 and nothing done otherwise), then a
+    sync is asked for; the scheduler runs it."""
+    body = await request.body()
+    provider = await run_in_threadpool(content.receive_delivery, ctx, request.headers, body)
+    return {"sync": "requested", "provider": provider}
