@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,7 +17,7 @@ from wod.ports import free_port
 class ApiServer:
     """uvicorn serving ``app`` on a free loopback port, in a thread."""
 
-    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+    def __init__(self, app: FastAPI, port: int | None = None, **options: Any) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
@@ -26,6 +27,7 @@ class ApiServer:
             log_level="warning",
             access_log=False,
             lifespan="on",
+            **options,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
@@ -44,8 +46,9 @@ class ApiServer:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[ApiServer]:
-    server = ApiServer(app)
+def serve(app: FastAPI, **options: Any) -> Iterator[ApiServer]:
+    """``app`` on uvicorn with ``options`` (those of ``wod api``: see ``server_options``)."""
+    server = ApiServer(app, **options)
     server.start()
     try:
         yield server

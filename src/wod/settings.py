@@ -9,6 +9,7 @@ settings use ``__`` in the environment (``WOD_SMTP__HOST``) and tables in the TO
 from __future__ import annotations
 
 import contextvars
+import math
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -66,8 +67,9 @@ class SmtpSecurity(StrEnum):
 class ApiSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the api listens on.")
     forwarded_allow_ips: str = Field(
-        "127.0.0.1",
-        description="Proxies trusted for X-Forwarded-For (the client address of rate limits).",
+        "",
+        description="Proxies trusted for X-Forwarded-For, comma-separated (the client address "
+        "of rate limits); none by default: behind a proxy on the same host, 127.0.0.1.",
     )
     port: int = Field(8000, description="Port the api listens on.")
     public_url: str = Field(
@@ -79,6 +81,17 @@ class ApiSettings(BaseModel):
         ge=0,
         description="Seconds the catalogue (page and api) may be served from memory before "
         "it is read again: the most the seats-left figures lag behind.",
+    )
+    max_body_size: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body in bytes (413 beyond, refused before it is read; "
+        "the content webhook allows 5 MiB).",
+    )
+    request_timeout: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a client may pause while sending a request body (408 beyond).",
     )
 
 
@@ -544,6 +557,13 @@ class Settings(BaseSettings):
                     f"{name} still has its development default; "
                     "production needs a random private value"
                 )
+            if (weakness := secret_weakness(value.get_secret_value())) is not None:
+                raise ConfigError(f"{name} is too weak for production: {weakness}")
+        if self.dev.mail_catcher:
+            raise ConfigError(
+                "dev.mail_catcher is on: in production the caught mail (every participant's "
+                "password and manage link) would be served to anyone; use a real SMTP relay"
+            )
 
     @property
     def resolved_database_url(self) -> str:
@@ -557,6 +577,23 @@ class Settings(BaseSettings):
         if "://" in url:
             return url
         return self.api.public_url.rstrip("/") + "/" + url.lstrip("/")
+
+
+#: What production asks of a secret: enough characters, enough different ones.
+SECRET_MIN_LENGTH = 32
+SECRET_MIN_BITS = 128
+
+
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` is too weak to be a production secret, or None. The estimate is its length
+    times the bits of its distinct characters: a random 32-character token passes, a word
+    repeated or a blank value does not."""
+    if len(value.strip()) < SECRET_MIN_LENGTH:
+        return f"fewer than {SECRET_MIN_LENGTH} characters (make one: openssl rand -hex 32)"
+    bits = len(value) * math.log2(len(set(value)))
+    if bits < SECRET_MIN_BITS:
+        return f"about {bits:.0f} bits of entropy, fewer than {SECRET_MIN_BITS}"
+    return None
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wod.domain.limits import ID_MAX
+
 VerbName = Literal["CREATE", "CLEANUP", "RESET", "PURGE"]
 LOG_LIMIT = 1_000_000
 ERROR_LIMIT = 10_000
@@ -76,7 +78,7 @@ class ExternalJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     verb: VerbName
-    seat: int = Field(ge=1)
+    seat: int = Field(ge=1, le=ID_MAX)
     workshop: str | None = Field(None, max_length=100)
     source: str = Field("mail", max_length=20)
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -21,6 +25,7 @@ from wod.mail.sender import MemoryMailer
 from wod.ports import free_port
 from wod.services.mail import outbox
 from wod.services.mail.kinds import FINAL, EmailKind, register_kind, unregister_kind
+from wod.services.mail.resend import resend_email
 from wod.services.registrations import RegistrationRequest, register
 from wod.settings import Settings
 
@@ -235,3 +240,49 @@ def test_smtp_down_for_a_whole_lifecycle_then_every_email_once_and_in_order(
     for n, _ in enumerate(ids):
         mine = [m["subject"].split()[0] for m in received if m["to"] == f"p{n}@example.org"]
         assert mine == ["Welcome", "Your", "Thanks"]  # welcome, credentials, final
+
+
+class _LosesItsFirstReplies:
+    """An SMTP relay that takes each message but, the first ``drops`` times, hangs up before
+    saying so: the sender cannot know the message arrived."""
+
+    def __init__(self, drops: int) -> None:
+        self.drops = drops
+        self.received: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(message_from_bytes(envelope.content))
+        if self.drops:
+            self.drops -= 1
+            server.transport.close()
+        return "250 OK"
+
+
+def test_an_email_whose_reply_was_lost_is_sent_again_with_its_message_id(
+    ctx: AppContext, token: str, settings: Settings, clock: FakeClock
+) -> None:
+    port = free_port()
+    relay = _LosesItsFirstReplies(drops=3)
+    controller = Controller(relay, hostname="127.0.0.1", port=port)
+    controller.start()
+    sender = smtp_context(settings, clock, port)
+    try:
+        people(sender, 1)
+        for _ in range(3):
+            assert outbox.send_due(sender) == 0  # the relay hung up: tried again later
+            clock.advance(timedelta(hours=1))
+        assert outbox.send_due(sender) == 1
+        with sender.db.read() as s:
+            (email,) = s.scalars(select(Email))
+        assert (email.state, email.attempts) == (EmailState.sent, 4)
+        ids = {str(m["Message-ID"]) for m in relay.received}
+        assert len(relay.received) == 4 and ids == {email.message_id}  # one id, four copies
+
+        resent = resend_email(sender, email.id)
+        assert resent.message_id is None
+        assert outbox.send_due(sender) == 1
+        assert len(relay.received) == 5
+        assert str(relay.received[-1]["Message-ID"]) not in ids  # a resend is a new message
+    finally:
+        controller.stop()
+        sender.close()

@@ -100,6 +100,14 @@ def test_registration_reserves_a_seat_queues_create_and_welcome(
         ({"email": "a" * 250 + "@example.org"}, 422, "invalid_input", "email"),
         ({"name": "   "}, 422, "invalid_input", "name"),
         ({"name": "Ada\x07"}, 422, "invalid_input", "name"),
+        ({"name": "Ada\x7f"}, 422, "invalid_input", "name"),  # DEL
+        ({"name": "Ada\x9b"}, 422, "invalid_input", "name"),  # C1
+        ({"name": "Ada \u202eecalevol"}, 422, "invalid_input", "name"),  # bidi override
+        ({"company": "\u2066Acme\u2069"}, 422, "invalid_input", "company"),  # bidi isolates
+        ({"name": "\u200b\u200b\u200b"}, 422, "invalid_input", "name"),  # only zero-width
+        ({"company": "\ufeffAcme"}, 422, "invalid_input", "company"),  # byte order mark
+        ({"name": "Ada\ue000"}, 422, "invalid_input", "name"),  # private use
+        ({"name": "\u200dAda"}, 422, "invalid_input", "name"),  # a joiner joining nothing
         ({"workshop": None}, 422, "invalid_input", "workshop"),
         ({"admin": True}, 422, "invalid_input", "admin"),
         ({"accept_terms": "maybe"}, 422, "invalid_input", "accept_terms"),
@@ -123,6 +131,35 @@ def test_bad_input_is_refused_with_its_code_and_nothing_is_written(
     if field is not None:
         assert field in {e["field"] for e in problem["errors"]}
     assert counts(ctx) == before
+
+
+def test_an_invisible_character_is_named_in_the_refusal(client: TestClient, token: str) -> None:
+    answer = client.post("/api/v1/registrations", json={**GOOD, "name": "Ada\u200b Lovelace"})
+    assert answer.status_code == 422
+    assert answer.json()["errors"] == [
+        {"field": "name", "message": "contains invisible or control characters (U+200B)"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("Jose\u0301 Garci\u0301a", "José García"),  # decomposed accents: composed (NFC)
+        (
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        ),  # Persian ZWNJ
+        ("Ada\u2003\u00a0Lovelace", "Ada Lovelace"),  # wide and no-break spaces: one space
+    ],
+)
+def test_names_are_normalised_and_writing_is_kept(
+    client: TestClient, ctx: AppContext, token: str, given: str, kept: str
+) -> None:
+    answer = client.post("/api/v1/registrations", json={**GOOD, "name": given})
+    assert answer.status_code == 201, answer.text
+    with ctx.db.read() as s:
+        registration = s.get(Registration, answer.json()["id"])
+        assert registration is not None and registration.name == kept
 
 
 def test_missing_body_fields_are_listed(client: TestClient, token: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -45,12 +46,34 @@ def test_production_refuses_the_development_secrets_a_process_uses(
         settings.require_secrets("secret_key")
     with pytest.raises(ConfigError, match=r"hub\.api_token"):
         settings.require_secrets("hub.api_token")
-    monkeypatch.setenv("WOD_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("WOD_SECRET_KEY", secrets.token_urlsafe(32))
     api_only = load_settings()
     api_only.require_secrets("secret_key")  # the api needs no hub token
     assert api_only.mode is Mode.production
     development = load_settings(mode="development")
     development.require_secrets("secret_key", "hub.api_token")
+
+
+@pytest.mark.parametrize(
+    "weak", ["", " " * 40, "x", "k" * 40, "abcd" * 10, "correct horse battery staple"]
+)
+def test_production_refuses_weak_secrets(monkeypatch: pytest.MonkeyPatch, weak: str) -> None:
+    monkeypatch.setenv("WOD_MODE", "production")
+    monkeypatch.setenv("WOD_SECRET_KEY", weak)
+    monkeypatch.setenv("WOD_HUB__API_TOKEN", weak)
+    settings = load_settings()
+    with pytest.raises(ConfigError, match="secret_key is too weak for production"):
+        settings.require_secrets("secret_key")
+    with pytest.raises(ConfigError, match=r"hub\.api_token is too weak"):
+        settings.require_secrets("hub.api_token")
+
+
+def test_production_refuses_the_dev_mail_catcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WOD_MODE", "production")
+    monkeypatch.setenv("WOD_SECRET_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("WOD_DEV__MAIL_CATCHER", "true")
+    with pytest.raises(ConfigError, match=r"dev\.mail_catcher is on"):
+        load_settings().require_secrets("secret_key")
 
 
 def test_production_commands_refuse_default_secrets(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from wod.admin.page import (
 from wod.domain.states import EmailState
 from wod.services import mail
 from wod.services.admin import details, lists
-from wod.web.deps import Ctx
+from wod.web.deps import Ctx, RowId
 
 router = APIRouter(prefix=PATH, route_class=AdminRoute)
 
@@ -52,13 +52,13 @@ def email_list(
 
 
 @router.get("/emails/{email_id}")
-def email_page(request: Request, ctx: Ctx, user: Admin, email_id: int) -> Response:
+def email_page(request: Request, ctx: Ctx, user: Admin, email_id: RowId) -> Response:
     detail = details.email_detail(ctx, email_id)
     return render(request, ctx, "email.html", user, nav="emails", detail=detail)
 
 
 @router.post("/emails/{email_id}/resend")
-def resend_email(ctx: Ctx, user: Actor, email_id: int, back: Back = "") -> Response:
+def resend_email(ctx: Ctx, user: Actor, email_id: RowId, back: Back = "") -> Response:
     def resend() -> str:
         email = mail.resend_email(ctx, email_id)
         return f"Email {email_id} ({email.kind}) will be sent again."

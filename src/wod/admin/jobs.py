@@ -22,7 +22,7 @@ from wod.admin.page import (
 from wod.domain.states import JobState, Verb
 from wod.services import provisioning
 from wod.services.admin import details, lists
-from wod.web.deps import Ctx
+from wod.web.deps import Ctx, RowId
 
 router = APIRouter(prefix=PATH, route_class=AdminRoute)
 
@@ -53,13 +53,13 @@ def job_list(
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, ctx: Ctx, user: Admin, job_id: int) -> Response:
+def job_page(request: Request, ctx: Ctx, user: Admin, job_id: RowId) -> Response:
     detail = details.job_detail(ctx, job_id)
     return render(request, ctx, "job.html", user, nav="jobs", detail=detail)
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry_job(ctx: Ctx, user: Actor, job_id: int, back: Back = "") -> Response:
+def retry_job(ctx: Ctx, user: Actor, job_id: RowId, back: Back = "") -> Response:
     def again() -> str:
         job = provisioning.retry_job(ctx, job_id)
         return f"Job {job_id} retried as job {job.id} ({job.verb.value})."

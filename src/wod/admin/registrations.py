@@ -21,7 +21,7 @@ from wod.admin.page import (
 from wod.domain.states import RegistrationState
 from wod.services import registrations
 from wod.services.admin import lists
-from wod.web.deps import Ctx
+from wod.web.deps import Ctx, RowId
 
 router = APIRouter(prefix=PATH, route_class=AdminRoute)
 LIST = "/admin/registrations"
@@ -53,7 +53,7 @@ def registration_list(
 
 
 @router.post("/registrations/{registration_id}/end")
-def end_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back = "") -> Response:
+def end_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Back = "") -> Response:
     def end() -> str:
         registrations.end_now(ctx, registration_id, by_admin=True)
         return f"Registration {registration_id} is ending: its seat is being cleaned."
@@ -62,7 +62,7 @@ def end_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back = "
 
 
 @router.post("/registrations/{registration_id}/extend")
-def extend_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back = "") -> Response:
+def extend_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Back = "") -> Response:
     def extend() -> str:
         status = registrations.extend(ctx, registration_id)
         ends = status.ends_at.strftime("%Y-%m-%d %H:%M UTC") if status.ends_at else "?"
@@ -72,7 +72,7 @@ def extend_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back 
 
 
 @router.post("/registrations/{registration_id}/purge")
-def purge_registration(ctx: Ctx, user: Actor, registration_id: int, back: Back = "") -> Response:
+def purge_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Back = "") -> Response:
     def purge() -> str:
         return registrations.purge_registration(ctx, registration_id).describe()
 

@@ -21,7 +21,7 @@ from wod.admin.page import (
 from wod.domain.states import SeatState
 from wod.services import provisioning
 from wod.services.admin import lists
-from wod.web.deps import Ctx
+from wod.web.deps import Ctx, RowId
 
 router = APIRouter(prefix=PATH, route_class=AdminRoute)
 
@@ -47,7 +47,7 @@ def seat_list(
 
 
 @router.post("/seats/{location}/{number}/purge")
-def purge_seat(ctx: Ctx, user: Actor, location: str, number: int, back: Back = "") -> Response:
+def purge_seat(ctx: Ctx, user: Actor, location: str, number: RowId, back: Back = "") -> Response:
     def purge() -> str:
         job = provisioning.purge(ctx, location, number)
         return f"Seat {number} at {location}: PURGE queued as job {job.id}."

@@ -27,6 +27,7 @@ from wod.services.admin import users as admins
 from wod.services.admin.platform import LOCATION, prepare_platform
 from wod.settings import Settings
 from wod.web.app import create_app
+from wod.web.limits import server_options
 
 
 @edge
@@ -52,8 +53,7 @@ def api(
             port=port or current.api.port,
             log_level="warning",
             access_log=False,
-            proxy_headers=True,
-            forwarded_allow_ips=current.api.forwarded_allow_ips,
+            **server_options(current.api),
         )
     finally:
         ctx.close()
@@ -72,7 +72,13 @@ def _hub_token(data_dir: Path) -> str:
     return token
 
 
-def _up_environment(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> dict[str, str]:
+#: The ports of ``wod up`` unless told others.
+UP_API_PORT = 8000
+UP_HUB_PORT = 8001
+UP_SMTP_PORT = 8025
+
+
+def up_environment(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> dict[str, str]:
     """The settings of every process of ``wod up``, as WOD_ environment variables."""
     data = data_dir.resolve()
     api_url = f"http://127.0.0.1:{api_port}"
@@ -184,9 +190,9 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="Where the platform keeps its state.")] = Path(
         ".wod"
     ),
-    api_port: Annotated[int, typer.Option(help="Port of the portal and api.")] = 8000,
-    hub_port: Annotated[int, typer.Option(help="Port of JupyterHub.")] = 8001,
-    smtp_port: Annotated[int, typer.Option(help="Port of the dev mail catcher.")] = 8025,
+    api_port: Annotated[int, typer.Option(help="Port of the portal and api.")] = UP_API_PORT,
+    hub_port: Annotated[int, typer.Option(help="Port of JupyterHub.")] = UP_HUB_PORT,
+    smtp_port: Annotated[int, typer.Option(help="Port of the dev mail catcher.")] = UP_SMTP_PORT,
 ) -> None:
     """Run everything on this machine: api and portal, scheduler, backend agent, JupyterHub and
     a mail catcher, with the sample content. Stop with Ctrl-C."""
@@ -203,7 +209,7 @@ def up(
             f"ports already in use: {', '.join(taken)} (is another wod up running? "
             "choose others with --api-port/--hub-port/--smtp-port)"
         )
-    env = {**os.environ, **_up_environment(data_dir, api_port, hub_port, smtp_port)}
+    env = {**os.environ, **up_environment(data_dir, api_port, hub_port, smtp_port)}
     os.environ.update(env)
     current = settings()
     logs.configure(current.log_level)

@@ -264,6 +264,8 @@ class Email(Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     subject: Mapped[str | None] = mapped_column(String(500))
+    # the Message-ID of every attempt of one sending (a resend is a new sending, a new id)
+    message_id: Mapped[str | None] = mapped_column(String(250))
     state: Mapped[EmailState] = mapped_column(_enum(EmailState), default=EmailState.pending)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]

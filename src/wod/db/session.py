@@ -11,6 +11,7 @@ published to the database's notifier.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,11 +88,23 @@ def _create_engine(url: str, *, echo: bool, sqlite: bool) -> Engine:
     database = make_url(url).database
     if database in (None, "", ":memory:"):
         raise ValueError("wod needs a SQLite file, not an in-memory database")
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    _private_database(Path(database))
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
     return engine
+
+
+def _private_database(path: Path) -> None:
+    """The SQLite file holds personal data and secrets' hashes: only its owner reads it. SQLite
+    gives the ``-wal`` and ``-shm`` files the mode of the database, so a new file is made 0600
+    before SQLite opens it, and files an older release left readable are tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            file.chmod(0o600)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

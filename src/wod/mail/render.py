@@ -71,16 +71,27 @@ def render_email(
     return RenderedEmail(subject, text, html)
 
 
+def new_message_id(sender: str) -> str:
+    """A Message-ID of the sender's domain, unique to one sending of one email."""
+    return make_msgid(idstring="wod", domain=sender.rpartition("@")[2] or "localhost")
+
+
 def build_message(
-    rendered: RenderedEmail, *, sender: str, sender_name: str, recipient: str
+    rendered: RenderedEmail,
+    *,
+    sender: str,
+    sender_name: str,
+    recipient: str,
+    message_id: str | None = None,
 ) -> EmailMessage:
-    """A MIME message with text and html alternatives."""
+    """A MIME message with text and html alternatives; ``message_id``, the id of its sending
+    (a new one when None)."""
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = formataddr((sender_name, sender))
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
+    message["Message-ID"] = message_id or new_message_id(sender)
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
     return message

@@ -4,11 +4,14 @@ Open Graph tags that participants share, and the presenters' pictures of the lay
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from wod.domain.levels import level
+from wod.domain.limits import ID_MAX, NAME_MAX
 from wod.i18n import _
 from wod.portal import badge_art
 from wod.portal.page import not_found, render
@@ -27,7 +30,7 @@ def _png(content: bytes) -> Response:
 
 def _layer_file(ctx: Ctx, folder: str, name: str) -> Response:
     """A file of the content layers' ``folder`` (the later layer wins), by bare name."""
-    if "/" in name or "\\" in name or name.startswith("."):
+    if len(name) > NAME_MAX or "/" in name or "\\" in name or name.startswith("."):
         return Response(status_code=404)
     for layer in reversed(ctx.settings.content.paths):
         path = Path(layer) / folder / name
@@ -57,7 +60,7 @@ def workshop_badge_image(ctx: Ctx, slug: str) -> Response:
 
 
 @router.get("/badges/level/{number}.png")
-def level_badge_image(number: int) -> Response:
+def level_badge_image(number: Annotated[int, PathParam(ge=1, le=ID_MAX)]) -> Response:
     current = level(number)
     if current is None:
         return Response(status_code=404)
@@ -88,7 +91,9 @@ def workshop_badge_page(request: Request, ctx: Ctx, slug: str) -> Response:
 
 
 @router.get("/badges/level/{number}", response_class=HTMLResponse)
-def level_badge_page(request: Request, ctx: Ctx, number: int) -> Response:
+def level_badge_page(
+    request: Request, ctx: Ctx, number: Annotated[int, PathParam(ge=1, le=ID_MAX)]
+) -> Response:
     current = level(number)
     if current is None:
         return not_found(request, f"badges/level/{number}")

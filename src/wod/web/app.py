@@ -28,6 +28,7 @@ from wod.scheduler.loop import Loop, start_loops
 from wod.services.catalogue import CatalogueCache, WorkshopView
 from wod.settings import Mode
 from wod.web.language import LanguageMiddleware
+from wod.web.limits import RequestTimeout
 from wod.web.problems import install_error_handlers
 from wod.web.state import WebState, attach
 
@@ -67,10 +68,12 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        max_body_size=ctx.settings.api.max_body_size,
     )
     attach(app, WebState(ctx, catalogue))
     # the admin console is in English only: its refusals too, whatever the browser asks
     app.add_middleware(LanguageMiddleware, fixed={ADMIN_PATH: i18n.DEFAULT})
+    app.add_middleware(RequestTimeout, seconds=ctx.settings.api.request_timeout)
     install_error_handlers(app)
     app.include_router(api_router, prefix="/api/v1")
     if ctx.settings.mode is Mode.development:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wod.context import AppContext
 from wod.db.models import Location
+from wod.domain.limits import ID_MAX
 from wod.domain.roles import Role
 from wod.domain.secrets import ADMIN_PREFIX, MANAGE_PREFIX
 from wod.errors import NotAuthenticated
@@ -18,6 +19,9 @@ from wod.services.admin.tokens import role_for_token
 from wod.services.provisioning import agent_location
 from wod.services.registrations import registration_id_for_token
 from wod.web.state import WebState, web_state
+
+#: A row id or a seat number in a path: a positive integer the database can hold.
+RowId = Annotated[int, Path(ge=1, le=ID_MAX)]
 
 _bearer = HTTPBearer(auto_error=False)
 Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 
 from wod.services import content, provisioning, registrations
 from wod.services.admin.checks import report_check
-from wod.web.deps import AgentLocation, Ctx
+from wod.web.deps import AgentLocation, Ctx, RowId
 from wod.wire import (
     AbuseIn,
     CheckIn,
@@ -31,7 +31,7 @@ def claim(ctx: Ctx, location: AgentLocation) -> JobOrder | Response:
 
 
 @router.post("/jobs/{job_id}/report", response_model=JobReported)
-def report(ctx: Ctx, location: AgentLocation, job_id: int, body: JobReport) -> JobReported:
+def report(ctx: Ctx, location: AgentLocation, job_id: RowId, body: JobReport) -> JobReported:
     """Record the outcome of a job the caller ran."""
     job = registrations.report_job(ctx, location, job_id, body)
     return JobReported(id=job.id, state=job.state.value)
@@ -46,7 +46,7 @@ def external(ctx: Ctx, location: AgentLocation, body: ExternalJobIn) -> JobRepor
 
 
 @router.post("/seats/{number}/abuse", status_code=202, response_model=JobReported)
-def abuse(ctx: Ctx, location: AgentLocation, number: int, body: AbuseIn) -> JobReported:
+def abuse(ctx: Ctx, location: AgentLocation, number: RowId, body: AbuseIn) -> JobReported:
     """The agent killed a seat's processes for abuse: its registration ends, the seat is purged."""
     job = registrations.report_abuse(ctx, location, number, body.reason)
     return JobReported(id=job.id, state=job.state.value)

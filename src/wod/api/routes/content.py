@@ -8,11 +8,12 @@ from starlette.concurrency import run_in_threadpool
 
 from wod.services import content
 from wod.web.deps import Ctx
+from wod.web.limits import WEBHOOK_MAX_BODY
 
 router = APIRouter(prefix="/content", tags=["content"])
 
 
-@router.post("/webhook", status_code=202)
+@router.post("/webhook", status_code=202, max_body_size=WEBHOOK_MAX_BODY)
 async def webhook(ctx: Ctx, request: Request) -> dict[str, str]:
     """A push delivery: verified against the secret (401 and nothing done otherwise), then a
     sync is asked for; the scheduler runs it."""

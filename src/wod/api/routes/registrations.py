@@ -10,7 +10,7 @@ from wod.api.schemas import RegistrationCreate, RegistrationCreated, Registratio
 from wod.errors import Forbidden, NotFound
 from wod.services import registrations
 from wod.services.registrations import RegistrationRequest, RegistrationStatus
-from wod.web.deps import Authenticated, Caller, Ctx, client_address
+from wod.web.deps import Authenticated, Caller, Ctx, RowId, client_address
 
 router = APIRouter(tags=["registrations"])
 
@@ -45,7 +45,7 @@ def _public(status: RegistrationStatus) -> RegistrationPublic:
 
 
 @router.get("/registrations/{registration_id}", response_model=RegistrationPublic)
-def get_registration(ctx: Ctx, caller: Authenticated, registration_id: int) -> RegistrationPublic:
+def get_registration(ctx: Ctx, caller: Authenticated, registration_id: RowId) -> RegistrationPublic:
     """A registration's status (its manage token, or an admin or viewer token)."""
     if not caller.may_read(registration_id):
         raise NotFound(f"No registration {registration_id}.")
@@ -53,7 +53,7 @@ def get_registration(ctx: Ctx, caller: Authenticated, registration_id: int) -> R
 
 
 @router.post("/registrations/{registration_id}/end", response_model=RegistrationPublic)
-def end_registration(ctx: Ctx, caller: Authenticated, registration_id: int) -> RegistrationPublic:
+def end_registration(ctx: Ctx, caller: Authenticated, registration_id: RowId) -> RegistrationPublic:
     """End a running workshop now; the seat is cleaned and the final email follows."""
     _check_act(caller, registration_id)
     status = registrations.end_now(ctx, registration_id, by_admin=caller.role is not None)
@@ -62,7 +62,7 @@ def end_registration(ctx: Ctx, caller: Authenticated, registration_id: int) -> R
 
 @router.post("/registrations/{registration_id}/extend", response_model=RegistrationPublic)
 def extend_registration(
-    ctx: Ctx, caller: Authenticated, registration_id: int
+    ctx: Ctx, caller: Authenticated, registration_id: RowId
 ) -> RegistrationPublic:
     """Extend a running workshop once by ``registration.extend_by``."""
     _check_act(caller, registration_id)

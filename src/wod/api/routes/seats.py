@@ -7,13 +7,15 @@ from fastapi import APIRouter
 from wod.domain.roles import Role
 from wod.errors import Forbidden
 from wod.services import provisioning
-from wod.web.deps import Authenticated, Ctx
+from wod.web.deps import Authenticated, Ctx, RowId
 
 router = APIRouter(tags=["seats"])
 
 
 @router.post("/seats/{location}/{number}/purge", status_code=202)
-def purge_seat(ctx: Ctx, caller: Authenticated, location: str, number: int) -> dict[str, int | str]:
+def purge_seat(
+    ctx: Ctx, caller: Authenticated, location: str, number: RowId
+) -> dict[str, int | str]:
     """Queue a PURGE of a seat that no live registration holds (repairs a broken seat)."""
     if caller.role is not Role.admin:
         raise Forbidden("Purging a seat needs an admin token.")

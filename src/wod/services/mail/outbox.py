@@ -22,7 +22,13 @@ from wod.db.models import Email
 from wod.db.transitions import move
 from wod.domain.states import EmailState
 from wod.errors import InvalidState, MailError
-from wod.mail.render import RenderedEmail, build_message, render_email, template_dirs
+from wod.mail.render import (
+    RenderedEmail,
+    build_message,
+    new_message_id,
+    render_email,
+    template_dirs,
+)
 from wod.services.mail.kinds import EmailKind, kind_named
 from wod.services.mail.variables import email_language, email_variables
 
@@ -58,7 +64,16 @@ def _lease(ctx: AppContext, email_id: int, now: datetime) -> Email | None:
                 move(session, email, EmailState.pending)  # its worker died: take it over
             if email.state is not EmailState.pending:
                 return None
-            move(session, email, EmailState.sending, lease_until=now + SEND_LEASE)
+            # the id is chosen before the first attempt and kept: when a relay took an email
+            # but its answer was lost, the next attempt carries the same Message-ID, and
+            # relays and mail clients that see it twice keep one
+            move(
+                session,
+                email,
+                EmailState.sending,
+                lease_until=now + SEND_LEASE,
+                message_id=email.message_id or new_message_id(ctx.settings.branding.sender),
+            )
             return email
     except InvalidState:  # another worker changed it between our read and our update
         return None
@@ -108,6 +123,7 @@ def _deliver(ctx: AppContext, email: Email) -> int:
             sender=settings.branding.sender,
             sender_name=settings.branding.wod_name,
             recipient=email.recipient,
+            message_id=email.message_id,
         )
         ctx.mailer.send(message)
     except MailError as exc:

@@ -37,6 +37,7 @@ def resend_email(ctx: AppContext, email_id: int) -> Email:
             next_attempt_at=now,
             last_error=None,
             lease_until=None,
+            message_id=None,  # a new sending: mail clients must not drop it as a duplicate
         )
         return email
 

@@ -9,6 +9,7 @@ or for one email.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -57,14 +58,44 @@ class RegistrationRequest:
 
 
 def _check_text(problems: list[FieldProblem], field: str, value: str, limit: int) -> str:
-    value = " ".join(value.split())
-    if not value:
+    value = " ".join(unicodedata.normalize("NFC", value).split())
+    hidden = invisible_characters(value)
+    if hidden:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(hidden))
+        problems.append(
+            FieldProblem(
+                field, _("contains invisible or control characters (%(codes)s)", codes=codes)
+            )
+        )
+    elif not value:
         problems.append(FieldProblem(field, _("is required")))
     elif len(value) > limit:
         problems.append(FieldProblem(field, _("is longer than %(limit)s characters", limit=limit)))
-    elif any(ord(c) < 32 for c in value):
-        problems.append(FieldProblem(field, _("contains control characters")))
     return value
+
+
+#: The joiners some scripts write between two letters (Persian, Indic scripts).
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def _between_letters(value: str, i: int) -> bool:
+    return 0 < i < len(value) - 1 and all(
+        unicodedata.category(value[j])[0] in "LM" for j in (i - 1, i + 1)
+    )
+
+
+def invisible_characters(value: str) -> list[str]:
+    """The characters of ``value`` nobody sees: controls (C0, DEL, C1), format characters
+    (bidi controls, zero-width spaces, the byte order mark), line and paragraph separators,
+    and private-use ones; a joiner between two letters is writing, not hiding."""
+    found = []
+    for i, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category not in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp"):
+            continue
+        if not (char in _JOINERS and _between_letters(value, i)):
+            found.append(char)
+    return found
 
 
 def _email_problem(exc: EmailNotValidError) -> str:
