@@ -50,7 +50,7 @@ def test_check_lists_every_problem_as_file_field_message(ctx: AppContext, layer:
     def has(prefix: str, fragment: str) -> bool:
         return any(line.startswith(prefix) and fragment in line for line in lines)
 
-    assert has(f"{layer}/WKSHP-Overlap/wod.yml: range:", "overlaps [1, 5] of WKSHP-Good")
+    assert has(f"{layer}/WKSHP-Overlap/wod.yml:17: range:", "overlaps [1, 5] of WKSHP-Good")
     assert has(f"{layer}/WKSHP-Types/wod.yml:6: duration:", "expected a whole number")
     assert has(f"{layer}/WKSHP-NoReadme/0-ReadMeFirst.ipynb: file:", "mandatory file is missing")
     assert has(f"{layer}/WKSHP-Undefined/1-lab.ipynb:", "NOPE: 'NOPE' is undefined")
@@ -61,9 +61,38 @@ def test_check_lists_every_problem_as_file_field_message(ctx: AppContext, layer:
 
 
 def test_check_a_single_good_workshop_passes(ctx: AppContext, layer: Path) -> None:
-    code_, out = run(ctx, layer, "workshops", "check", str(layer / "WKSHP-Good"))
+    code_, out = run(ctx, layer, "workshops", "check", "--alone", str(layer / "WKSHP-Good"))
     assert code_ == 0, out
     assert "1 workshop(s), 1 without errors; 0 error(s), 0 warning(s)" in out
+    assert "compared with" not in out
+
+
+def test_a_folder_of_a_layer_is_checked_against_the_layer(ctx: AppContext, layer: Path) -> None:
+    """By default a folder right inside a content layer is compared with the layer's other
+    workshops: the overlap is reported on the folder checked, naming the other one."""
+    code_, out = run(ctx, layer, "workshops", "check", str(layer / "WKSHP-Good"))
+    assert code_ == 1, out
+    assert f"{layer}/WKSHP-Good/wod.yml:17: range: [1, 5] overlaps [3, 8] of WKSHP-Overlap" in out
+    assert "seat ranges compared with the 5 other workshop(s) of the content layers" in out
+    assert "1 workshop(s), 0 without errors; 1 error(s)" in out
+    # the other workshops' own problems are not reported
+    assert "WKSHP-Types" not in out and "NOPE" not in out
+
+
+def test_a_folder_outside_the_layers_is_checked_against_them_on_demand(
+    ctx: AppContext, layer: Path, tmp_path: Path
+) -> None:
+    outside = make_workshop(tmp_path / "drafts", "WKSHP-Draft", (4, 6))
+    code_, out = run(ctx, layer, "workshops", "check", str(outside))
+    assert code_ == 0, out  # not in a layer: alone by default
+    code_, out = run(ctx, layer, "workshops", "check", "--against-layers", str(outside))
+    assert code_ == 1
+    assert "[4, 6] overlaps [1, 5] of WKSHP-Good" in out
+    assert "[4, 6] overlaps [3, 8] of WKSHP-Overlap" in out
+    # a folder given stands in for the layer's folder of the same name
+    new_good = make_workshop(tmp_path / "drafts", "WKSHP-Good", (60, 61))
+    code_, out = run(ctx, layer, "workshops", "check", "--against-layers", str(new_good))
+    assert code_ == 0, out
 
 
 def test_check_sample_content_is_clean(ctx: AppContext) -> None:

@@ -2,12 +2,14 @@
 
 Checks each folder (mandatory files, ``wod.yml``, notebooks), renders each workshop for a
 sample seat so that template errors surface before a participant meets them, and checks
-the workshops against each other (seat ranges that overlap on a location).
+the workshops against each other (seat ranges that overlap on a location) — or, for folders
+checked as part of the content layers, against the layers' other workshops.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,9 @@ class CheckedWorkshop:
 class CheckReport:
     workshops: dict[str, CheckedWorkshop]
     problems: list[ContentProblem]
+    #: how many other workshops of the content layers the ranges were compared with, when
+    #: the workshops were checked as part of the layers (:func:`check_in_content`)
+    compared: int | None = None
 
     @property
     def errors(self) -> list[ContentProblem]:
@@ -140,28 +145,45 @@ def _check_rendering(
 
 
 def check_overlaps(workshops: Iterable[CheckedWorkshop]) -> list[ContentProblem]:
-    """Seat ranges of workshops that may share a location must not overlap."""
-    problems = []
+    """Seat ranges of workshops that may share a location must not overlap: an error between
+    two active workshops, a warning when one of them is inactive (it gets no seat until it is
+    activated, and then the overlap is an error). Each problem names the later workshop's
+    ``wod.yml`` (the one an import refuses) and the other workshop."""
+    problems: list[ContentProblem] = []
     placed: list[CheckedWorkshop] = []
     for item in workshops:
-        spec = item.spec
-        if spec is None or spec.seat_range is None:
-            continue
-        for other in placed:
-            assert other.spec is not None and other.spec.seat_range is not None
-            if not _may_share(spec, other.spec):
-                continue
-            (a, b), (c, d) = spec.seat_range, other.spec.seat_range
-            if a <= d and c <= b:
-                problems.append(
-                    ContentProblem(
-                        str(item.source.folder / "wod.yml"),
-                        "range",
-                        f"[{a}, {b}] overlaps [{c}, {d}] of {other.source.slug}",
-                    )
-                )
-        placed.append(item)
+        problems.extend(p for other in placed if (p := overlap(item, other)) is not None)
+        if item.spec is not None and item.spec.seat_range is not None:
+            placed.append(item)
     return problems
+
+
+def overlap(item: CheckedWorkshop, other: CheckedWorkshop) -> ContentProblem | None:
+    """The problem of ``item``'s range overlapping ``other``'s on a location they may share,
+    reported on ``item``'s ``wod.yml``; None when they cannot collide."""
+    one, two = item.spec, other.spec
+    if one is None or two is None or one.seat_range is None or two.seat_range is None:
+        return None
+    (a, b), (c, d) = one.seat_range, two.seat_range
+    if not (a <= d and c <= b) or not _may_share(one, two):
+        return None
+    message = f"[{a}, {b}] overlaps [{c}, {d}] of {other.source.slug}"
+    inactive = [w.source.slug for w in (item, other) if w.spec is not None and not w.spec.active]
+    if inactive:
+        # Seats are only ever given for active workshops: the two cannot be live together.
+        message += f"; allowed while {' or '.join(sorted(inactive))} stays inactive"
+    path = item.source.folder / "wod.yml"
+    return ContentProblem(str(path), "range", message, _key_line(path, "range"), bool(inactive))
+
+
+def _key_line(path: Path, key: str) -> int | None:
+    """The line of ``key:`` in a YAML file, for problems found after parsing."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    pattern = re.compile(rf"{re.escape(key)}\s*:")
+    return next((n for n, line in enumerate(lines, start=1) if pattern.match(line)), None)
 
 
 def _may_share(one: WodYml, other: WodYml) -> bool:
@@ -205,4 +227,41 @@ def check_content(content: Content, settings: Settings, *, render: bool = True) 
     )
     for missing in content.missing_layers():
         report.problems.append(ContentProblem(str(missing), "layer", "content folder not found"))
+    return report
+
+
+def in_content(paths: Sequence[Path], content: Content) -> bool:
+    """Whether one of ``paths`` is a content layer of ``content`` or a folder right inside
+    one: such a folder is checked as part of the layers."""
+    layers = {layer.path.resolve() for layer in content.layers}
+    return any(p.resolve() in layers or p.resolve().parent in layers for p in paths)
+
+
+def check_in_content(
+    sources: Sequence[WorkshopSource], settings: Settings, content: Content
+) -> CheckReport:
+    """Check ``sources`` as part of ``content``: rendered with the variables files of its
+    layers, and their ranges compared with those of its other workshops as well as with each
+    other. A given folder stands in for the content's workshop of the same name (it is the
+    new version of it); the other workshops' own problems are not reported."""
+    extra = [s.layer.path for s in sources]
+    known = {layer.path.resolve() for layer in content.layers}
+    paths = [layer.path for layer in content.layers]
+    paths += [p for p in dict.fromkeys(extra) if p.resolve() not in known]
+    report = check_sources(sources, settings, content=Content(paths))
+    given = {s.slug for s in sources}
+    others = [
+        CheckedWorkshop(source, parse_wod_yml(source.folder / "wod.yml")[0])
+        for slug, source in content.workshops().items()
+        if slug not in given and (source.folder / "wod.yml").is_file()
+    ]
+    for item in report.workshops.values():
+        for other in others:
+            problem = overlap(item, other)
+            if problem is not None:
+                item.problems.append(problem)
+                report.problems.append(problem)
+    for missing in content.missing_layers():
+        report.problems.append(ContentProblem(str(missing), "layer", "content folder not found"))
+    report.compared = len(others)
     return report

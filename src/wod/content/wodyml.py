@@ -1,8 +1,9 @@
 """The ``wod.yml`` model: every field of the original format, read leniently.
 
 Files written for the original platform are accepted as its tooling accepted them — range forms
-``[a,b]`` and ``[a-b]``, keys missing in older files, booleans written as strings, a tab after a
-colon — each with a warning naming the file and line. What cannot be understood is an error.
+``[a,b]`` and ``[a-b]``, keys missing in older files, booleans written as strings, tabs mixed
+into the spaces after a colon or a comma — each with a warning naming the file and line. What
+cannot be understood is an error.
 """
 
 from __future__ import annotations
@@ -54,7 +55,15 @@ OPTIONAL_KEYS = {
 }
 DEFAULT_DURATION = 4
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
-_TAB_SLIP = re.compile(r"(?<=[:,])\t+")
+#: Whitespace holding a tab after ``:`` or ``,`` (YAML allows only spaces there), or at the end
+#: of a line (YAML refuses a trailing tab after a value too).
+_SLIP = re.compile(r"[ \t]*\t[ \t]*")
+#: Characters after which a quote opens a quoted scalar (elsewhere it is part of plain text).
+_QUOTE_OPENERS = frozenset(":,[{-?")
+_SLIP_MESSAGE = (
+    "tab among the spaces after ':' or ',' or at the end of the line "
+    "(YAML allows only spaces there); read as a space"
+)
 
 
 @dataclass
@@ -202,13 +211,55 @@ def _parse_range(value: Any) -> tuple[int, int, bool] | None:
     return int(match[1]), int(match[2]), True
 
 
+def _fix_whitespace_slips(line: str) -> str:
+    """``line`` with each run of spaces and tabs that holds a tab, after a ``:`` or ``,``,
+    before a comment or at the end of the line, made one space (none at the end), as the
+    original platform's reader read it. Quoted text and comments are left alone: YAML allows a
+    tab there."""
+    out: list[str] = []
+    quote = ""  # the quote of the quoted scalar we are in, if any
+    i = 0
+    while i < len(line):
+        char = line[i]
+        if quote:
+            out.append(char)
+            escaped = (quote == '"' and char == "\\") or (quote == "'" and line[i : i + 2] == "''")
+            if escaped and i + 1 < len(line):
+                out.append(line[i + 1])
+                i += 1
+            elif char == quote:
+                quote = ""
+            i += 1
+            continue
+        slip = _SLIP.match(line, i)
+        if slip is not None:
+            at_end = slip.end() == len(line)
+            if at_end or line[slip.end()] == "#" or (out and out[-1] in ":,"):
+                out.append("" if at_end else " ")
+                i = slip.end()
+                continue
+        if char == "#" and (not out or out[-1] in " \t"):
+            return "".join(out) + line[i:]  # a comment: anything goes
+        if char in "'\"" and _opens_quote(out):
+            quote = char
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def _opens_quote(before: list[str]) -> bool:
+    """Whether a quote after ``before`` starts a quoted scalar (not an apostrophe in text)."""
+    text = "".join(before).rstrip(" \t")
+    return not text or text[-1] in _QUOTE_OPENERS
+
+
 def _load_yaml(reader: _Reader, text: str) -> dict[str, Any] | None:
     fixed_lines = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if _TAB_SLIP.search(line):
-            reader.warn("yaml", "tab after ':' or ',' (YAML allows only spaces there)", number)
-            line = _TAB_SLIP.sub(" ", line)
-        fixed_lines.append(line)
+        repaired = _fix_whitespace_slips(line)
+        if repaired != line:
+            reader.warn("yaml", _SLIP_MESSAGE, number)
+        fixed_lines.append(repaired)
     fixed = "\n".join(fixed_lines) + "\n"
     try:
         node = yaml.compose(fixed, Loader=yaml.SafeLoader)
@@ -313,3 +364,17 @@ def _check_values(reader: _Reader, spec: WodYml, data: dict[str, Any]) -> None:
         )
     if spec.monoappliance and spec.multiappliance:
         reader.error("multiappliance", "monoappliance and multiappliance exclude each other")
+
+
+def declared_range(path: Path) -> tuple[int, int] | None:
+    """The seat range a ``wod.yml`` declares, read even when its other fields have errors (a
+    broken file still holds its seats); None when it declares none that can be read."""
+    reader = _Reader(path, str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    data = _load_yaml(reader, text)
+    if data is None or "range" not in data:
+        return None
+    return reader.seat_range("range", data["range"])

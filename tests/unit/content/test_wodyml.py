@@ -77,6 +77,47 @@ def test_tab_after_colon_is_a_warning(tmp_path: Path) -> None:
     assert problem.warning and problem.line == 6 and "tab" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("written", "line"),
+    [
+        ("duration: \t3", "duration: 2"),  # a space then a tab: refused by YAML itself
+        ("duration:\t 3", "duration: 2"),
+        ("duration: \t \t3", "duration: 2"),
+        ("duration: 3 \t", "duration: 2"),  # trailing
+        ("duration: 3\t# three hours", "duration: 2"),  # before a comment
+        ("category: ['Open Source',\t 'Linux']", "category: ['Open Source']"),
+        ("category: ['Open Source', \t'Linux']", "category: ['Open Source']"),
+    ],
+)
+def test_whitespace_slips_are_read_as_spaces_with_a_warning(
+    tmp_path: Path, written: str, line: str
+) -> None:
+    spec, problems = parse(tmp_path, FULL.replace(line, written))
+    assert spec is not None, problems
+    assert spec.duration == 3 or spec.categories == ["Open Source", "Linux"]
+    (problem,) = problems
+    assert (
+        problem.warning
+        and problem.field == "yaml"
+        and problem.line == FULL.splitlines().index(line) + 1
+    )
+    assert str(problem).startswith(f"{tmp_path / 'wod.yml'}:{problem.line}: yaml: warning: tab")
+
+
+def test_tabs_inside_quotes_and_comments_are_left_alone(tmp_path: Path) -> None:
+    text = FULL.replace("description: A demo.", 'description: "a,\tb"  # c,\td')
+    text = text.replace("name: Demo", "name: 'it''s:\tfine'")
+    spec, problems = parse(tmp_path, text)
+    assert problems == []
+    assert spec is not None and spec.description == "a,\tb" and spec.name == "it's:\tfine"
+
+
+def test_an_apostrophe_in_plain_text_does_not_hide_a_slip(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL.replace("role: Tester", "role: Ada's,\ttester"))
+    assert spec is not None and spec.role == "Ada's, tester"
+    assert [p.line for p in problems] == [10]
+
+
 def test_keys_missing_in_older_files_get_defaults_and_warnings(tmp_path: Path) -> None:
     text = "name: Old\ndescription: x\nactive: true\nrange: [1,4]\n"
     spec, problems = parse(tmp_path, text)
