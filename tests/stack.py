@@ -25,6 +25,9 @@ from wod.ports import free_port
 from wod.settings import Settings
 from wod.web.app import create_app
 
+#: Seconds the tests' hubs and the tests wait for a seat's server to start.
+SPAWN_TIMEOUT = 240.0
+
 
 def stack_settings(
     folder: Path,
@@ -62,6 +65,8 @@ def stack_settings(
             "api_url": f"http://127.0.0.1:{hub}/hub/api",
             "api_token": "stack-" + "x" * 40,
             "singleuser_venv": singleuser_venv,
+            # a loaded machine may take minutes to start JupyterLab: wait for it
+            "spawn_timeout": SPAWN_TIMEOUT,
         },
         dev={"mail_catcher": True, "maildir": folder / "mail"},
         scheduler={"interval": 0.2},

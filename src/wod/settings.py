@@ -259,7 +259,13 @@ class SchedulerSettings(BaseModel):
     enabled: bool = Field(True, description="Run the scheduler loop inside the api process.")
     interval: float = Field(1.0, description="Seconds between two scheduler passes.")
     batch: int = Field(200, description="Rows handled per timer and pass.")
-    job_lease: float = Field(600.0, description="Seconds a claimed job may run before retry.")
+    job_lease: float = Field(
+        90.0,
+        gt=0,
+        description="Seconds a claimed job is leased to its agent; each heartbeat of the agent "
+        "renews it while the job runs (keep it 3 times backend.heartbeat_interval or more). A "
+        "job whose lease runs out is given again.",
+    )
     job_attempts: int = Field(3, description="Attempts of a job before it fails for good.")
 
 
@@ -346,10 +352,11 @@ class BackendSettings(BaseModel):
         86400.0, description="Seconds between two conformity checks reported to the api."
     )
     heartbeat_interval: float = Field(
-        30.0,
+        15.0,
         gt=0,
-        description="Seconds between two calls that tell the api the agent is alive, even "
-        "while every worker runs a job (keep it well below locations.silent_after).",
+        description="Seconds between two calls that tell the api the agent is alive and "
+        "renew the leases of its running jobs (keep it well below locations.silent_after and "
+        "a third of scheduler.job_lease or less).",
     )
     prespawn: bool = Field(True, description="Start the seat's server at CREATE.")
     content_cache: Path = Field(
@@ -392,6 +399,12 @@ class HubSettings(BaseModel):
     lockout_duration: float = Field(300.0, description="Seconds a login lockout lasts.")
     lockout_window: float = Field(
         300.0, description="Seconds over which failed logins count towards a lockout."
+    )
+    spawn_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds JupyterHub waits for a seat's server to start and answer before "
+        "it gives up on it (Spawner.start_timeout and http_timeout).",
     )
 
 

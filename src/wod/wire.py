@@ -4,7 +4,7 @@ agent reads — so that mypy checks both sides of every field (ARCHITECTURE §9)
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,6 +65,9 @@ class JobReport(BaseModel):
     error: str | None = Field(None, max_length=ERROR_LIMIT)
     password: str | None = Field(None, min_length=12, max_length=200)
     completion: int | None = Field(None, ge=0, le=100)
+    attempt: int | None = Field(
+        None, ge=1, le=ID_MAX, description="The attempt reported (the order's `attempt`)."
+    )
 
 
 class JobReported(BaseModel):
@@ -97,6 +100,17 @@ class HeartbeatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     revisions: list[str] = Field(default_factory=list, max_length=1000)
+    running: list[Annotated[int, Field(ge=1, le=ID_MAX)]] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="The jobs the agent is running: their leases are renewed.",
+    )
+    boot: str | None = Field(
+        None,
+        max_length=64,
+        description="Names the agent's process: when it changes, the agent has restarted and "
+        "the jobs of the location it does not run are given again.",
+    )
 
 
 class BundleRef(BaseModel):

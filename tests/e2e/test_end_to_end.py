@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.e2e.conftest import Stack, wait_for
+from tests.stack import SPAWN_TIMEOUT
 from wod.db.models import Job, Registration
 from wod.domain.states import JobState, RegistrationState
 
@@ -35,7 +36,7 @@ def login(hub_url: str, username: str, password: str) -> httpx.Client:
         page = web.get(f"/user/{username}/lab")
         return page.status_code == 200 and f"/user/{username}/lab" in str(page.url)
 
-    wait_for(lab_ready, 60, f"the server of {username}")
+    wait_for(lab_ready, SPAWN_TIMEOUT, f"the server of {username}")
     return web
 
 

@@ -1,13 +1,17 @@
 """``wod backend run``: claim jobs of this location from the api, run them, report.
 
 Several worker threads run jobs of different seats at once (the api never hands out two jobs
-of one seat). When a report cannot reach the api, the job's lease expires and the api gives the
-job again; the verbs are idempotent, so running it twice is harmless.
+of one seat). The heartbeat names the jobs running, which keeps their leases, and this process
+(``boot``), so that after a restart the api gives again at once the jobs the old process was
+running. A report that cannot reach the api is tried again for ``REPORT_PATIENCE`` seconds
+(the api accepts a late report); when the job's lease expired meanwhile the api gave the job
+again, and the verbs are idempotent, so running it twice is harmless.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +21,7 @@ from wod.backend.compile import Compiler
 from wod.backend.conformity import check_host, probe_hub
 from wod.backend.content import AgentContent
 from wod.backend.ldap import PythonLdapPasswords
+from wod.backend.running import RunningJobs
 from wod.backend.verbs import Verbs
 from wod.backend.watchdog import Abuse, AbuseWatchdog
 from wod.content.layers import Content
@@ -27,7 +32,8 @@ from wod.settings import Settings
 from wod.wire import ContentRef, HeartbeatIn, JobReport
 
 log = logging.getLogger(__name__)
-REPORT_ATTEMPTS = 5
+#: How long a report the api does not receive is tried again, in seconds.
+REPORT_PATIENCE = 600.0
 
 
 class Agent:
@@ -54,28 +60,38 @@ class Agent:
         self.check_interval = check_interval
         self.heartbeat_interval = heartbeat_interval
         self.stopping = threading.Event()
+        self.boot = secrets.token_hex(16)
+        self.running = RunningJobs()
 
     def run_once(self) -> bool:
         """Claim one job and run it; False when there was nothing to do."""
         order = self.client.claim()
         if order is None:
             return False
-        self._report(order.id, self.verbs.run(order))
+        with self.running.hold(order.id):
+            report = self.verbs.run(order).model_copy(update={"attempt": order.attempt})
+            self._report(order.id, report)
         return True
 
     def _report(self, job_id: int, report: JobReport) -> None:
-        for attempt in range(1, REPORT_ATTEMPTS + 1):
+        deadline = time.monotonic() + REPORT_PATIENCE
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 self.client.report(job_id, report)
                 return
             except ApiClientError as exc:
-                if not exc.retryable:  # e.g. 409: the lease expired and the job was given again
+                if not exc.retryable:
                     log.error("report of job %s refused: %s", job_id, exc)
                     return
+                delay = min(2.0**attempt, 30.0)
+                if time.monotonic() + delay > deadline:
+                    break
                 log.warning("report of job %s failed (attempt %s): %s", job_id, attempt, exc)
-                if self.stopping.wait(min(2.0**attempt, 30.0)):
+                if self.stopping.wait(delay):
                     return
-        log.error("job %s: report given up; the api will retry the job", job_id)
+        log.error("job %s: report given up; the api will give the job again", job_id)
 
     def _worker(self) -> None:
         failures = 0
@@ -107,7 +123,9 @@ class Agent:
         the bundles of the revision in service that this host lacks."""
         contents = self.verbs.contents
         held = contents.held() if isinstance(contents, AgentContent) else []
-        answer = self.client.heartbeat(HeartbeatIn(revisions=held))
+        answer = self.client.heartbeat(
+            HeartbeatIn(revisions=held, running=self.running.ids(), boot=self.boot)
+        )
         if not isinstance(contents, AgentContent) or answer.revision is None:
             return
         for bundle in answer.bundles:
@@ -128,7 +146,13 @@ class Agent:
                 log.warning("heartbeat not received by the api: %s", exc)
 
     def run(self) -> None:
-        """Run the worker threads until :meth:`stop` is called."""
+        """Run the worker threads until :meth:`stop` is called. With a heartbeat, the first
+        beat comes before any claim: it tells the api this process is new."""
+        if self.heartbeat_interval is not None:
+            try:
+                self.beat()
+            except ApiClientError as exc:
+                log.warning("first heartbeat not received by the api: %s", exc)
         threads = [
             threading.Thread(target=self._worker, name=f"wod-agent-{i}", daemon=True)
             for i in range(self.workers)

@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller
 
 from wod.backend.client import ApiClient
 from wod.backend.orders import LocalOrder, local_orders, parse_seats
+from wod.backend.running import RunningJobs
 from wod.backend.verbs import Verbs
 from wod.content.layers import Content
 from wod.errors import ApiClientError, ConfigError, WodError
@@ -82,7 +83,12 @@ class MailOrderListener:
     """The agent's SMTP listener for orders."""
 
     def __init__(
-        self, settings: MailOrderSettings, content: Content, verbs: Verbs, client: ApiClient
+        self,
+        settings: MailOrderSettings,
+        content: Content,
+        verbs: Verbs,
+        client: ApiClient,
+        running: RunningJobs | None = None,
     ) -> None:
         if settings.secret is None or not settings.secret.get_secret_value():
             raise ConfigError("mailorders.secret must be set to take orders by mail")
@@ -90,6 +96,7 @@ class MailOrderListener:
         self.content = content
         self.verbs = verbs
         self.client = client
+        self.running = running or RunningJobs()
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wod-mailorder")
         self.pending: list[Future[None]] = []
         self._lock = threading.Lock()
@@ -126,8 +133,9 @@ class MailOrderListener:
             except ApiClientError as exc:
                 log.error("mail order not run: the api refused to record it: %s", exc)
                 continue
-            outcome = self.verbs.run(job.model_copy(update={"id": job_id}), order.seats)
-            try:
-                self.client.report(job_id, outcome)
-            except ApiClientError as exc:
-                log.error("mail order %s ran but its report failed: %s", job_id, exc)
+            with self.running.hold(job_id):  # the agent's heartbeat keeps its lease
+                outcome = self.verbs.run(job.model_copy(update={"id": job_id}), order.seats)
+                try:
+                    self.client.report(job_id, outcome)
+                except ApiClientError as exc:
+                    log.error("mail order %s ran but its report failed: %s", job_id, exc)

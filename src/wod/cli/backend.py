@@ -36,7 +36,7 @@ def run() -> None:
     listener = None
     if current.mailorders.enabled:
         listener = MailOrderListener(
-            current.mailorders, agent.verbs.content, agent.verbs, agent.client
+            current.mailorders, agent.verbs.content, agent.verbs, agent.client, agent.running
         )
         listener.start()
 

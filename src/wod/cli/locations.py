@@ -60,8 +60,43 @@ def token(name: Annotated[str, typer.Argument(help="Location name.")]) -> None:
 def list_() -> None:
     """Every location."""
     for loc in provisioning.list_locations(context()):
-        state = "enabled" if loc.enabled else "disabled"
+        state = provisioning.state_of(loc).value + (" (silent)" if loc.silent_since else "")
         console.print(
-            f"{loc.name:20} seats {loc.seat_min}-{loc.seat_max:<6} {state:9} {loc.hub_public_url}",
+            f"{loc.name:20} seats {loc.seat_min}-{loc.seat_max:<6} {state:18} {loc.hub_public_url}",
             highlight=False,
         )
+
+
+def _set_state(name: str, state: provisioning.LocationState, what: str) -> None:
+    provisioning.set_location_state(context(), name, state)
+    console.print(f"location {name} {what}", highlight=False)
+
+
+LocationName = Annotated[str, typer.Argument(help="Location name.")]
+
+
+@app.command("enable")
+@edge
+def enable(name: LocationName) -> None:
+    """Give seats on the location again (after disable or drain)."""
+    _set_state(name, provisioning.LocationState.enabled, "enabled: it gives seats again")
+
+
+@app.command("drain")
+@edge
+def drain(name: LocationName) -> None:
+    """Give no new seat on the location; live seats run to their end, its agent keeps working.
+    Registrations still waiting for their seat there move to another location."""
+    _set_state(
+        name,
+        provisioning.LocationState.draining,
+        "draining: no new seat; live ones run to their end",
+    )
+
+
+@app.command("disable")
+@edge
+def disable(name: LocationName) -> None:
+    """Take the location out of service: no new seat, its agent's token is refused (the jobs
+    of its live seats wait until it is enabled). Waiting registrations move elsewhere."""
+    _set_state(name, provisioning.LocationState.disabled, "disabled: out of service")

@@ -102,6 +102,11 @@ class Location(Base):
     silent_since: Mapped[datetime | None]
     #: The newest content revision its agent holds, as it last said.
     content_revision: Mapped[str | None] = mapped_column(String(64))
+    #: The process of its agent that last called (a new one has restarted: the jobs the old
+    #: one was running are given again at once).
+    agent_boot: Mapped[str | None] = mapped_column(String(64))
+    #: Draining: no new seat is given on it; live ones run to their end.
+    draining: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Seat(Base):

@@ -96,14 +96,17 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
     },
     SeatState: {
         _S.free: frozenset({_S.reserved, _S.cleaning, _S.broken}),
-        _S.reserved: frozenset({_S.ready, _S.cleaning, _S.broken}),
+        # reserved -> free: the registration moved to another location before its CREATE ran
+        _S.reserved: frozenset({_S.ready, _S.free, _S.cleaning, _S.broken}),
         _S.ready: frozenset({_S.cleaning, _S.broken}),
         _S.cleaning: frozenset({_S.free, _S.resetting, _S.broken}),
         _S.resetting: frozenset({_S.free, _S.cleaning, _S.broken}),
         _S.broken: frozenset({_S.cleaning}),
     },
     JobState: {
-        _J.queued: frozenset({_J.running, _J.failed}),
+        # queued -> done: the late report of an attempt whose lease ran out completes the job
+        # that waits for its retry
+        _J.queued: frozenset({_J.running, _J.done, _J.failed}),
         _J.running: frozenset({_J.done, _J.queued, _J.failed}),
         _J.done: frozenset(),
         _J.failed: frozenset(),

@@ -85,8 +85,8 @@ c.WodAuthenticator.lockout_duration = {hub.lockout_duration!r}
 c.WodAuthenticator.lockout_window = {hub.lockout_window!r}
 
 {mode.hub_config(v)}c.Spawner.default_url = "/lab"
-c.Spawner.start_timeout = 60
-c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = {hub.spawn_timeout!r}
+c.Spawner.http_timeout = {hub.spawn_timeout!r}
 
 c.JupyterHub.services = [{{"name": {SERVICE_NAME!r}, "api_token": {v["token"]}}}]
 c.JupyterHub.load_roles = [

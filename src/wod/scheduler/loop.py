@@ -15,6 +15,7 @@ from wod.notify import Topic
 from wod.services import content, provisioning
 from wod.services.mail import outbox
 from wod.services.registrations import timers
+from wod.services.registrations.relocate import relocate_waiting
 
 log = logging.getLogger(__name__)
 #: Seconds between two looks at the content: a sync due, the revision in service to serve.
@@ -30,6 +31,7 @@ def run_pass(ctx: AppContext) -> dict[str, int]:
         "leases": timers.expire_leases(ctx),
         "counters": timers.forget_rate_counters(ctx),
         "silent": provisioning.watch_silence(ctx),
+        "relocated": relocate_waiting(ctx),  # after silence: its waiting ones move at once
     }
 
 

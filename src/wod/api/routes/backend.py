@@ -7,6 +7,7 @@ from fastapi.responses import FileResponse
 
 from wod.services import content, provisioning, registrations
 from wod.services.admin.checks import report_check
+from wod.services.registrations.leases import keep_alive
 from wod.web.deps import AgentLocation, Ctx, RowId
 from wod.wire import (
     AbuseIn,
@@ -73,8 +74,10 @@ def check_report(ctx: Ctx, location: AgentLocation, body: CheckIn) -> Response:
 
 @router.post("/heartbeat", response_model=HeartbeatOut)
 def heartbeat(ctx: Ctx, location: AgentLocation, body: HeartbeatIn) -> HeartbeatOut:
-    """The agent is alive and holds these content revisions; the revision in service and the
-    bundles of the location's workshops in it."""
+    """The agent is alive, runs these jobs (their leases are renewed; after a restart, the
+    location's other running jobs are given again) and holds these content revisions; the
+    revision in service and the bundles of the location's workshops in it."""
+    keep_alive(ctx, location, body.running, body.boot)
     return content.heartbeat(ctx, location, body)
 
 

@@ -28,9 +28,18 @@ class WorkshopView:
     popular: bool
 
 
-def serving_locations(workshop: Workshop, locations: Sequence[Location]) -> list[Location]:
-    """The locations a workshop may use, in order: primary, then alternates; all when unset."""
-    enabled = [loc for loc in locations if loc.enabled]
+def takes_new_seats(location: Location) -> bool:
+    """Whether new seats are given on ``location``: enabled, not draining, its agent not
+    silent."""
+    return location.enabled and not location.draining and location.silent_since is None
+
+
+def serving_locations(
+    workshop: Workshop, locations: Sequence[Location], *, new_seats: bool = False
+) -> list[Location]:
+    """The locations a workshop may use, in order: primary, then alternates; all when unset.
+    With ``new_seats``, only those that take new seats (:func:`takes_new_seats`)."""
+    enabled = [loc for loc in locations if (takes_new_seats(loc) if new_seats else loc.enabled)]
     if workshop.location is None:
         return enabled
     by_name = {loc.name: loc for loc in enabled}
@@ -64,7 +73,7 @@ def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int
     result = {}
     for w in workshops:
         in_range = 0
-        for loc in serving_locations(w, locations):
+        for loc in serving_locations(w, locations, new_seats=True):
             low, high = seat_bounds(w, loc)
             numbers = free[loc.id]
             in_range += max(

@@ -11,11 +11,14 @@ transaction; the helpers that take a session (``enqueue_job``, ``purge_seat``,
 from wod.services.provisioning.jobs import claim, lease_duration, record_external_job
 from wod.services.provisioning.locations import (
     LocationAdded,
+    LocationState,
     add_location,
     agent_location,
     list_locations,
     location_for_token,
     new_location_token,
+    set_location_state,
+    state_of,
     watch_silence,
 )
 from wod.services.provisioning.retry import retry_job, retryable_seat
@@ -23,6 +26,7 @@ from wod.services.provisioning.seats import list_seats, purge
 
 __all__ = [
     "LocationAdded",
+    "LocationState",
     "add_location",
     "agent_location",
     "claim",
@@ -35,5 +39,7 @@ __all__ = [
     "record_external_job",
     "retry_job",
     "retryable_seat",
+    "set_location_state",
+    "state_of",
     "watch_silence",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from wod.context import AppContext
 from wod.db.models import Location, Seat
 from wod.domain.secrets import hash_token, new_token
 from wod.errors import FieldProblem, InvalidInput, NotFound
+from wod.notify import Topic, note
 from wod.services.mail.queue import alert_admins
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,34 @@ def location_for_token(ctx: AppContext, token: str) -> Location | None:
     return location if location is not None and location.enabled else None
 
 
+class LocationState(StrEnum):
+    """What an admin lets a location do."""
+
+    enabled = "enabled"  # gives seats (unless its agent is silent)
+    draining = "draining"  # gives no new seat; live ones run to their end, jobs still run
+    disabled = "disabled"  # out of service: no new seat, its agent's token is refused
+
+
+def set_location_state(ctx: AppContext, name: str, state: LocationState) -> Location:
+    """Enable, drain or disable a location. The registrations waiting there for a seat move to
+    other locations at the scheduler's next pass."""
+    with ctx.db.write() as session:
+        location = session.scalar(select(Location).where(Location.name == name))
+        if location is None:
+            raise NotFound(f"no location named {name!r}")
+        location.enabled = state is not LocationState.disabled
+        location.draining = state is LocationState.draining
+        note(session, Topic.seats, Topic.work)
+    log.warning("location %s is now %s", name, state.value)
+    return location
+
+
+def state_of(location: Location) -> LocationState:
+    if not location.enabled:
+        return LocationState.disabled
+    return LocationState.draining if location.draining else LocationState.enabled
+
+
 def list_locations(ctx: AppContext) -> list[Location]:
     with ctx.db.read() as session:
         return list(session.scalars(select(Location).order_by(Location.id)))
@@ -187,8 +217,10 @@ def watch_silence(ctx: AppContext) -> int:
                 ctx.settings.alerts.recipients,
                 f"location {row.name} is silent",
                 f"The agent of {row.name} has not called the api since "
-                f"{row.last_contact_at:%Y-%m-%d %H:%M:%S} UTC. Seats are still given on it; "
-                "look at its hub host (is `wod backend run` running? can it reach the api?).",
+                f"{row.last_contact_at:%Y-%m-%d %H:%M:%S} UTC. No new seat is given on it "
+                "until it calls again, and the registrations waiting there move to the "
+                "workshops' other locations. Look at its hub host (is `wod backend run` "
+                "running? can it reach the api?).",
                 f"silent:{row.id}:{now.isoformat()}",
                 now,
             )

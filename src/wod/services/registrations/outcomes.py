@@ -13,7 +13,7 @@ from wod.context import AppContext
 from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
 from wod.domain.states import EndReason, JobState, RegistrationState, SeatState, Verb
-from wod.errors import FieldProblem, InvalidInput, InvalidState, NotFound
+from wod.errors import FieldProblem, InvalidInput, NotFound
 from wod.services.mail.kinds import CREDENTIALS
 from wod.services.mail.queue import alert_admins, queue_email
 from wod.services.provisioning.jobs import enqueue_job, truncate_log
@@ -52,12 +52,13 @@ def record_report(
     job = session.get(Job, job_id, with_for_update=True)
     if job is None or job.location_id != location.id:
         raise NotFound(f"job {job_id} does not exist at this location")
-    if job.state is not JobState.running:
-        raise InvalidState(f"job {job_id} is {job.state.value}, not running")
     if report.ok and job.verb is Verb.CREATE and not report.password:
         raise InvalidInput([FieldProblem("password", "a successful CREATE reports the password")])
+    attempt = report.attempt or job.attempts
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    job.log = truncate_log(f"{job.log}--- attempt {job.attempts} reported {stamp}\n{report.log}\n")
+    if job.state is not JobState.running or attempt != job.attempts:
+        return _late(ctx, session, job, report, attempt, stamp, now)
+    job.log = truncate_log(f"{job.log}--- attempt {attempt} reported {stamp}\n{report.log}\n")
     if report.ok:
         move(session, job, JobState.done, finished_at=now, lease_until=None, error=None)
         _succeeded(ctx, session, job, report, now)
@@ -66,10 +67,45 @@ def record_report(
     return job
 
 
-def fail_attempt(ctx: AppContext, session: Session, job: Job, error: str, now: datetime) -> None:
-    """One attempt failed: queue the job again, or fail it for good after its last attempt."""
+def _late(
+    ctx: AppContext,
+    session: Session,
+    job: Job,
+    report: JobReport,
+    attempt: int,
+    stamp: str,
+    now: datetime,
+) -> Job:
+    """A report that arrives after its attempt's lease ran out (or after the api lost track of
+    it): never lost. A success completes the job if it still waits for its retry (nobody runs
+    it: the seat is as this attempt left it); otherwise it goes into the job's log only."""
+    outcome = "succeeded" if report.ok else f"failed: {report.error or 'no reason given'}"
+    applied = report.ok and job.state is JobState.queued and attempt == job.attempts
+    what = "completes the job" if applied else f"the job is {job.state.value}, kept as history"
+    log.warning("job %s: late report of attempt %s (%s); %s", job.id, attempt, outcome, what)
+    job.log = truncate_log(
+        f"{job.log}--- late report of attempt {attempt} {stamp} ({outcome}; {what})\n{report.log}\n"
+    )
+    if applied:
+        move(session, job, JobState.done, finished_at=now, run_after=now, error=None)
+        _succeeded(ctx, session, job, report, now)
+    return job
+
+
+def fail_attempt(
+    ctx: AppContext,
+    session: Session,
+    job: Job,
+    error: str,
+    now: datetime,
+    *,
+    retry_after: timedelta | None = None,
+) -> None:
+    """One attempt failed: queue the job again (after ``retry_after``, by default a delay that
+    doubles with each attempt), or fail it for good after its last attempt."""
+    job.log = truncate_log(f"{job.log}--- attempt {job.attempts} failed: {error}\n")
     if job.attempts < job.max_attempts:
-        delay = RETRY_DELAY * 2 ** (job.attempts - 1)
+        delay = RETRY_DELAY * 2 ** (job.attempts - 1) if retry_after is None else retry_after
         move(session, job, JobState.queued, run_after=now + delay, lease_until=None, error=error)
         return
     move(session, job, JobState.failed, finished_at=now, lease_until=None, error=error)

@@ -265,9 +265,10 @@ def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -
 
 
 def reserve_seat(session: Session, workshop: Workshop, now: datetime) -> Seat:
-    """Take the lowest free seat of the workshop's range at its first location that has one."""
+    """Take the lowest free seat of the workshop's range at its first location that has one
+    and takes new seats (not disabled, draining or silent)."""
     locations = list(session.scalars(select(Location).order_by(Location.id)))
-    for location in serving_locations(workshop, locations):
+    for location in serving_locations(workshop, locations, new_seats=True):
         low, high = seat_bounds(workshop, location)
         candidates = session.scalars(
             select(Seat)
