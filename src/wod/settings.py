@@ -364,6 +364,16 @@ class BackendSettings(BaseModel):
         description="Where the agent keeps the workshops it received from the api, by content "
         "revision (hub hosts need no git).",
     )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="Port of the agent's Prometheus metrics (GET /metrics, no authentication: "
+        "keep it on a private address); 0: off.",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address the agent's metrics listen on (with metrics_port)."
+    )
 
 
 class HubSettings(BaseModel):
@@ -405,6 +415,45 @@ class HubSettings(BaseModel):
         gt=0,
         description="Seconds JupyterHub waits for a seat's server to start and answer before "
         "it gives up on it (Spawner.start_timeout and http_timeout).",
+    )
+
+
+class ApplianceSettings(BaseModel):
+    """How the agent reaches the appliances of monoappliance/multiappliance workshops to give
+    each seat its account and key there (docs/howto/appliances.md)."""
+
+    model_config = ConfigDict(validate_default=True)
+
+    @field_validator("ssh_key_file", "known_hosts_file", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # The agent's ssh config and the hooks' WOD_APPLIANCE_SSH_CONFIG name it from elsewhere.
+        return value.absolute() if value is not None else None
+
+    ssh_key_file: Path | None = Field(
+        None,
+        description="Private key the agent logs in to the appliances with, to create each "
+        "seat's account there, install the seat's key at CREATE and wipe the account's home at "
+        "CLEANUP/RESET; empty: the agent only makes the seat's key pair and leaves the "
+        "appliances to the workshops' hooks.",
+    )
+    user: str = Field(
+        "root",
+        min_length=1,
+        description="Account the agent logs in as on the appliances (root, or one with "
+        "passwordless sudo).",
+    )
+    port: int = Field(22, ge=1, le=65535, description="SSH port of the appliances.")
+    known_hosts_file: Path | None = Field(
+        None,
+        description="The appliances' host keys, checked strictly; empty: the agent user's "
+        "~/.ssh/known_hosts, where the first connection to an appliance records its key.",
+    )
+    connect_timeout: float = Field(
+        10.0, gt=0, description="Seconds before an SSH connection to an appliance gives up."
+    )
+    command_timeout: float = Field(
+        120.0, gt=0, description="Seconds one step of the agent on an appliance may take."
     )
 
 
@@ -502,6 +551,50 @@ class AdminSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    token: SecretStr | None = Field(
+        None,
+        description="Bearer token the Prometheus scraper presents at GET /metrics of the api. "
+        "Unset: /metrics answers anyone in development and nobody (401) in production.",
+    )
+
+
+class HealthSettings(BaseModel):
+    job_wait: Duration = Field(
+        timedelta(minutes=5),
+        description="A job due this long without being claimed is stuck (health page, in red).",
+    )
+    outbox_wait: Duration = Field(
+        timedelta(minutes=10),
+        description="An email not sent this long after it was queued is stuck (health page).",
+    )
+    failure_window: Duration = Field(
+        timedelta(hours=24),
+        description="Jobs and emails that failed for good within this time show on the health "
+        "page, in red.",
+    )
+
+
+class LogSettings(BaseModel):
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="text: one readable line per record; json: one JSON object per line, with "
+        "the request id of the api request (or of the job) that the record belongs to.",
+    )
+
+
+class RetentionSettings(BaseModel):
+    days: int = Field(
+        365,
+        ge=1,
+        le=36500,
+        description="Days a registration's personal data (name, company, address, its emails' "
+        "recipients and contents) are kept after it ended; then the scheduler anonymises "
+        "them. The same delay applies to the client addresses of the audit log and to the "
+        "admin alert emails (docs/explanation/personal-data.md).",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the platform."""
 
@@ -533,11 +626,16 @@ class Settings(BaseSettings):
     hub: HubSettings = Field(default_factory=HubSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     ldap: LdapSettings = Field(default_factory=LdapSettings)
+    appliance: ApplianceSettings = Field(default_factory=ApplianceSettings)
     mailorders: MailOrderSettings = Field(default_factory=MailOrderSettings)
     watchdog: WatchdogSettings = Field(default_factory=WatchdogSettings)
     dev: DevSettings = Field(default_factory=DevSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     locations: LocationSettings = Field(default_factory=LocationSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -572,6 +670,12 @@ class Settings(BaseSettings):
                 )
             if (weakness := secret_weakness(value.get_secret_value())) is not None:
                 raise ConfigError(f"{name} is too weak for production: {weakness}")
+        token = self.metrics.token
+        metrics = token.get_secret_value() if token is not None else None
+        if "secret_key" in names and metrics is not None:  # the api serves /metrics
+            weakness = secret_weakness(metrics)
+            if weakness is not None:
+                raise ConfigError(f"metrics.token is too weak for production: {weakness}")
         if self.dev.mail_catcher:
             raise ConfigError(
                 "dev.mail_catcher is on: in production the caught mail (every participant's "

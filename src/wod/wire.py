@@ -13,6 +13,11 @@ from wod.domain.limits import ID_MAX
 VerbName = Literal["CREATE", "CLEANUP", "RESET", "PURGE"]
 LOG_LIMIT = 1_000_000
 ERROR_LIMIT = 10_000
+#: A name or an identifier the api looks up or keeps: never a NUL, which PostgreSQL's text
+#: cannot hold (the query would fail instead of finding nothing).
+NO_NUL = r"^[^\x00]*$"
+#: A content revision: the sha256 of its layers.
+REVISION = r"^[0-9a-f]{64}$"
 
 
 class SeatOrder(BaseModel):
@@ -38,7 +43,7 @@ class WorkshopOrder(BaseModel):
 class ContentRef(BaseModel):
     """The content revision a job runs with, and the digest of its workshop's bundle."""
 
-    revision: str = Field(pattern=r"^[0-9a-f]{64}$")
+    revision: str = Field(pattern=REVISION)
     bundle: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -53,6 +58,8 @@ class JobOrder(BaseModel):
     workshop: WorkshopOrder | None
     #: None: the hub host's own content folders (no revision recorded at the api).
     content: ContentRef | None = None
+    #: The id of the api request that queued the job: the agent logs with it while it runs.
+    request_id: str | None = Field(None, max_length=64)
 
 
 class JobReport(BaseModel):
@@ -82,8 +89,8 @@ class ExternalJobIn(BaseModel):
 
     verb: VerbName
     seat: int = Field(ge=1, le=ID_MAX)
-    workshop: str | None = Field(None, max_length=100)
-    source: str = Field("mail", max_length=20)
+    workshop: str | None = Field(None, max_length=100, pattern=NO_NUL)
+    source: str = Field("mail", max_length=20, pattern=NO_NUL)
 
 
 class LocationPublic(BaseModel):
@@ -99,7 +106,12 @@ class HeartbeatIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    revisions: list[str] = Field(default_factory=list, max_length=1000)
+    revisions: list[Annotated[str, Field(pattern=REVISION)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    version: str | None = Field(
+        None, max_length=100, pattern=NO_NUL, description="The agent's version of wod."
+    )
     running: list[Annotated[int, Field(ge=1, le=ID_MAX)]] = Field(
         default_factory=list,
         max_length=10_000,
@@ -108,6 +120,7 @@ class HeartbeatIn(BaseModel):
     boot: str | None = Field(
         None,
         max_length=64,
+        pattern=NO_NUL,
         description="Names the agent's process: when it changes, the agent has restarted and "
         "the jobs of the location it does not run are given again.",
     )

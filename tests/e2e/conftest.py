@@ -195,6 +195,7 @@ HOOKS_README = {
                 "alias {{ hostvars[inventory_hostname]['HTTPPORT-WKSHP-Hooks'] }} {{ GREETING }}",
             ],
         },
+        {"cell_type": "markdown", "id": "m2", "metadata": {}, "source": ["token {{ SEATTOKEN }}"]},
         {
             "cell_type": "code",
             "id": "c1",
@@ -215,7 +216,9 @@ HOOKS_README = {
 @pytest.fixture
 def hook_layer(tmp_path: Path, seat_block: SeatBlock) -> Path:
     """A workshop with hook scripts and a fake appliance: a folder standing for the remote
-    machine, where the hooks leave a log and per-seat files."""
+    machine, where the hooks leave a log and per-seat files. Its create hook mints a token for
+    the seat and hands it back (``SEATTOKEN``, shown in the notebook; the variables file's
+    value is what the content check renders with)."""
     import json
 
     from tests.factories import wod_yml
@@ -241,7 +244,7 @@ def hook_layer(tmp_path: Path, seat_block: SeatBlock) -> Path:
     (layer / "variables").mkdir()
     (layer / "variables" / "WKSHP-Hooks.yml").write_text(
         f"IP-WKSHP-Hooks: 10.0.0.10\nHTTPPORT-WKSHP-Hooks: 14151\nGREETING: hello\n"
-        f"APPLIANCE_DIR: {appliance}\n"
+        f"APPLIANCE_DIR: {appliance}\nSEATTOKEN: set-by-the-create-hook\n"
     )
     scripts = layer / "scripts"
     scripts.mkdir()
@@ -249,6 +252,9 @@ def hook_layer(tmp_path: Path, seat_block: SeatBlock) -> Path:
         'echo "create $WOD_SEAT $WODRTARGET $HTTPPORT $WOD_USERNAME $stdid" \\\n'
         '  >> "$APPLIANCE_DIR/log"\n'
         'mkdir -p "$APPLIANCE_DIR/$WODRTARGET"\n'
+        "token=$(head -c16 /dev/urandom | od -An -tx1 | tr -d ' \\n')\n"
+        'echo "SEATTOKEN: $token" >> "$WOD_VARIABLES_FILE"\n'
+        'echo "$token" > "$APPLIANCE_DIR/token-$WOD_SEAT"\n'
         'if [ -f "$APPLIANCE_DIR/slow" ]; then touch "$APPLIANCE_DIR/started"; sleep 60; fi\n'
     )
     (scripts / "post-copy-WKSHP-Hooks.sh.j2").write_text(
@@ -264,3 +270,16 @@ def hook_layer(tmp_path: Path, seat_block: SeatBlock) -> Path:
         'rm -rf "$APPLIANCE_DIR/$WODRTARGET"\n'
     )
     return layer
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test shows the end of the logs its JupyterHubs and agents wrote in its
+    folder: what the hub did with a seat's server is only there."""
+    report = yield
+    folder = getattr(item, "funcargs", {}).get("tmp_path")
+    if report.failed and isinstance(folder, Path):
+        for log in sorted(folder.rglob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-60:]
+            report.sections.append((f"end of {log.relative_to(folder)}", "\n".join(lines)))
+    return report

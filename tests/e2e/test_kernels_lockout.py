@@ -1,5 +1,6 @@
-"""On a real JupyterHub: a bash-kernel notebook of a sample workshop executes through the
-kernel API and its completion counts; repeated wrong passwords lock a seat out for a while."""
+"""On a real JupyterHub: every kernel ``hub.kernels`` declares starts in a seat and runs a cell,
+in both account modes; a bash-kernel notebook of a sample workshop executes through the kernel
+API and its completion counts; repeated wrong passwords lock a seat out for a while."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import UID_BASE, SeatBlock, wait_for
 from tests.e2e.test_end_to_end import credentials, login, xsrf_of
+from tests.factories import make_workshop
 from tests.stack import LocalStack, local_stack, stack_settings
 from wod.domain.clock import FakeClock
+from wod.settings import Settings
 
 pytestmark = pytest.mark.hub
 SHELL = "WKSHP-Shell101"
@@ -69,10 +72,12 @@ async def execute(ws_url: str, cookies: str, code: str) -> tuple[int, str]:
             "stop_on_error": True,
         },
     }
-    output, count = [], None
+    output, count, idle = [], None, False
     async with websockets.connect(ws_url, additional_headers={"Cookie": cookies}) as ws:
         await ws.send(json.dumps(request))
-        while count is None:
+        # the reply (shell channel) may come before the last output (iopub): the kernel is done
+        # with the request when it says it is idle again
+        while count is None or not idle:
             message = json.loads(await asyncio.wait_for(ws.recv(), 60))
             if message.get("parent_header", {}).get("msg_id") != msg_id:
                 continue
@@ -81,7 +86,71 @@ async def execute(ws_url: str, cookies: str, code: str) -> tuple[int, str]:
             elif message["msg_type"] == "execute_reply":
                 assert message["content"]["status"] == "ok", message["content"]
                 count = message["content"]["execution_count"]
+            elif message["msg_type"] == "status":
+                idle = message["content"]["execution_state"] == "idle"
     return count, "".join(output)
+
+
+#: A cell for each kernel wod knows and what it prints: ``6 * 7``, then the seat's user name.
+CELLS = {
+    "python3": "import getpass\nprint(6 * 7)\nprint(getpass.getuser())",
+    "bash": "echo $((6 * 7))\nwhoami",
+}
+DEFAULT_KERNELS = Settings().hub.kernels
+
+
+def start_kernel(hub_url: str, web: httpx.Client, username: str, path: str, name: str) -> str:
+    """A new session of kernel ``name`` on ``path`` in the seat's server; its channels URL."""
+    base = f"/user/{username}/api"
+    started = web.post(
+        f"{base}/sessions",
+        json={"path": path, "type": "notebook", "kernel": {"name": name}},
+        headers={"X-XSRFToken": xsrf_of(web, f"/user/{username}/")},
+    )
+    assert started.status_code == 201, started.text
+    assert started.json()["kernel"]["name"] == name
+    kernel = started.json()["kernel"]["id"]
+    return hub_url.replace("http", "ws") + f"{base}/kernels/{kernel}/channels"
+
+
+@pytest.mark.parametrize("mode", ["hub", "system"])
+@pytest.mark.parametrize("kernel", DEFAULT_KERNELS)
+def test_every_declared_kernel_starts_in_a_seat_and_runs_a_cell(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    database_url: str,
+    clock: FakeClock,
+    seat_block: SeatBlock,
+    kernel: str,
+    mode: str,
+) -> None:
+    if kernel not in CELLS:
+        pytest.fail(f"hub.kernels declares {kernel!r}: add a cell for it to CELLS")
+    layer = tmp_path / "kernels-content"
+    make_workshop(layer, "WKSHP-Kernels", seat_block.seats(2))
+    extra: dict[str, Any] = {}
+    if mode == "system":
+        extra = {
+            "students_dir": request.getfixturevalue("system_students"),
+            "singleuser_venv": request.getfixturevalue("singleuser_venv"),
+            "uid_base": UID_BASE,
+        }
+    settings = stack_settings(tmp_path, database_url, content=[layer], mode=mode, **extra)
+    assert settings.hub.kernels == DEFAULT_KERNELS
+    with local_stack(settings, clock, seat_block.seats(2)) as stack:
+        username, password = register(stack, "kernel@example.org", "WKSHP-Kernels")
+        hub_url = settings.hub.public_url
+        web = login(hub_url, username, password)
+        path = "WKSHP-Kernels/0-ReadMeFirst.ipynb"
+        ws_url = start_kernel(hub_url, web, username, path, kernel)
+        cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies.jar)
+        count, out = asyncio.run(execute(ws_url, cookies, CELLS[kernel]))
+        web.close()
+    assert count == 1
+    lines = out.split()
+    assert lines[0] == "42", out
+    if mode == "system":  # the kernel runs as the seat's own Linux user
+        assert lines[1] == username, out
 
 
 def test_bash_notebook_runs_in_the_hub_and_counts(hub_stack: LocalStack, clock: FakeClock) -> None:

@@ -4,6 +4,7 @@ second run finds the data of the first."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,6 +65,31 @@ def wod_up(data_dir: Path, ports: dict[str, int], database_url: str) -> Iterator
         assert code == 0, log.read_text()
 
 
+def run_second_up(
+    data_dir: Path, ports: dict[str, int], database_url: str
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
+    if PG_URL:
+        env["WOD_DATABASE_URL"] = database_url
+    args = ["--data-dir", str(data_dir)]
+    for name in ("api", "hub", "smtp"):
+        args += [f"--{name}-port", str(ports[name])]
+    return subprocess.run(
+        [sys.executable, "-m", "wod", "up", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def credentials_for(api: str, email: str) -> bool:
+    mail = httpx.get(f"{api}/api/v1/dev/mail").json()
+    return any(m["to"] == email and "credentials" in m["subject"] for m in mail)
+
+
 def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
     hub_port = free_port()
     while not all(port_is_free(hub_port + n) for n in (80, 81)):
@@ -90,6 +116,19 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str)
 
         wait_for(credentials, 60, "the credentials email")
 
+        # a second wod up on the same data folder, other ports: refused at once, naming the
+        # first; the first keeps its proxy, its hub configuration and its agent's token
+        token_before = (data / "agent_token").read_text()
+        other = {"api": free_port(), "hub": free_port(), "smtp": free_port()}
+        second = run_second_up(data, other, database_url)
+        refusal = second.stdout + second.stderr
+        assert second.returncode == 2, refusal
+        assert re.search(r"is used by another wod up \(pid \d+\)", refusal), refusal
+        assert (data / "agent_token").read_text() == token_before
+        body2 = {**body, "email": "second-try@example.org"}
+        assert httpx.post(f"{api}/api/v1/registrations", json=body2).status_code == 201
+        wait_for(lambda: credentials_for(api, "second-try@example.org"), 60, "its credentials")
+
         password_file = data / "admin_password"  # the console's first user, made by wod up
         assert password_file.stat().st_mode & 0o777 == 0o600
         with httpx.Client(base_url=api) as browser:
@@ -112,8 +151,11 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str)
     first_password = password_file.read_text()
     with wod_up(data, ports, database_url) as again_output:
         seats = {w["slug"]: w["seats_left"] for w in httpx.get(f"{api}/api/v1/workshops").json()}
-        assert seats == {"WKSHP-Python101": 10, "WKSHP-Shell101": 9}  # the first run's seat
+        assert seats == {"WKSHP-Python101": 10, "WKSHP-Shell101": 8}  # the first run's seats
         again = httpx.post(f"{api}/api/v1/registrations", json=body)
         assert again.status_code == 409 and again.json()["code"] == "already_registered"
     assert password_file.read_text() == first_password  # made once, never reset
+    assert (data / "agent_token").read_text() == token_before  # kept, never replaced
+    assert (data / "agent_token").stat().st_mode & 0o777 == 0o600
+    assert "was replaced" not in "\n".join(again_output)
     assert "user 'admin' created" not in "\n".join(again_output)

@@ -94,19 +94,28 @@ def test_hook_workshop_through_its_whole_life(
     creds = [credentials(wait_mail(stack, p, "credentials")["text"]) for p in people]
     assert [c[0] for c in creds] == [b.user(1), b.user(2)]
 
-    web = login(settings.hub.public_url, *creds[1])
-    readme = web.get(f"/user/{b.user(2)}/api/contents/WKSHP-Hooks/0-ReadMeFirst.ipynb").json()
-    text = "".join(readme["content"]["cells"][0]["source"])
-    assert text == f"seat {b.n(2)} target 10.0.0.11 port 14152 alias 14151 hello"
-    web.close()
+    with login(settings.hub.public_url, *creds[1]) as web:
+        readme = web.get(f"/user/{b.user(2)}/api/contents/WKSHP-Hooks/0-ReadMeFirst.ipynb").json()
+        text = "".join(readme["content"]["cells"][0]["source"])
+        assert text == f"seat {b.n(2)} target 10.0.0.11 port 14152 alias 14151 hello"
+        # the token the create hook minted and handed back, in this seat's notebook only
+        tokens = [
+            (hook_layer.parent / "appliance" / f"token-{b.n(i)}").read_text().strip()
+            for i in (1, 2)
+        ]
+        assert len(tokens[1]) == 32 and tokens[0] != tokens[1]
+        assert "".join(readme["content"]["cells"][1]["source"]) == f"token {tokens[1]}"
     log = appliance_log(hook_layer)
     assert f"create {b.n(1)} 10.0.0.10 14151 {b.user(1)} {b.n(1)}" in log
     assert f"create {b.n(2)} 10.0.0.11 14152 {b.user(2)} {b.n(2)}" in log
     assert f"post-copy {b.n(2)} hello" in log
     home = settings.backend.students_dir / b.user(2)
+    key = (home / ".ssh" / "id_ed25519").stat()  # an appliance workshop: the seat's key pair
+    assert key.st_mode & 0o777 == 0o600
     if settings.backend.account_mode == "system":
         info = home.stat()
         assert info.st_uid == b.uid(2) and info.st_mode & 0o777 == 0o700
+        assert key.st_uid == b.uid(2)
 
     clock.advance(timedelta(hours=2))
     stack.wake()
@@ -127,6 +136,9 @@ def test_hook_workshop_through_its_whole_life(
     with stack.ctx.db.read() as s:
         jobs = list(s.scalars(select(Job).order_by(Job.id)))
     assert sorted(j.verb.value for j in jobs) == ["CLEANUP"] * 2 + ["CREATE"] * 2 + ["RESET"] * 2
+    creates = [j.log for j in jobs if j.verb.value == "CREATE"]
+    assert all("handed back SEATTOKEN" in log for log in creates)
+    assert not any(token in log for token in tokens for log in creates)  # never in a job log
     cleanup = next(j for j in jobs if j.verb.value == "CLEANUP")
     assert "exited with 3" in cleanup.log and "going on" in cleanup.log
     with pytest.raises(PermissionError):

@@ -50,14 +50,14 @@ def test_new_scaffolds_into_the_last_layer_a_folder_the_strict_check_passes(
     assert f"wod workshops check {folder}" in out and "wod workshops preview WKSHP-MyTopic" in out
     code, out = run(ctx, layers, "workshops", "check", "--strict")
     assert code == 0, out
-    assert "3 workshop(s), 3 without errors; 0 error(s), 0 warning(s)" in out
+    assert "4 workshop(s), 4 without errors; 0 error(s), 0 warning(s)" in out
     code, out = run(ctx, layers, "workshops", "check", "--strict", str(folder))
     assert code == 0, out
-    assert "compared with the 2 other workshop(s)" in out
+    assert "compared with the 3 other workshop(s)" in out
 
-    # the next one takes the next free seats, and --seats sizes it
+    # the next one takes the next free seats (past WKSHP-SQL101's 41-50), and --seats sizes it
     code, out = run(ctx, layers, "workshops", "new", "WKSHP-Other", "--seats", "5", "--active")
-    assert code == 0 and "seats 41-45" in out and ", active" in out, out
+    assert code == 0 and "seats 51-55" in out and ", active" in out, out
     assert run(ctx, layers, "workshops", "check", "--strict")[0] == 0
 
 
@@ -187,7 +187,7 @@ def test_catalogue_writes_checks_and_keeps_the_readme_table(
     code, out = run(
         ctx, layers, "workshops", "catalogue", "--markdown", "--output", str(readme), *public
     )
-    assert code == 0 and "table of 2 workshop(s) written" in out, out
+    assert code == 0 and "table of 3 workshop(s) written" in out, out
     text = readme.read_text()
     assert text.startswith("# Our workshops\n\nSome words of our own.\n\n<!-- wod")
     assert "[`WKSHP-Python101`](WKSHP-Python101/) | 2 h | Maya Lindqvist |" in text

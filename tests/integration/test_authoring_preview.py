@@ -120,7 +120,7 @@ def test_preview_opens_the_rendered_workshop_and_refreshes_it(
     assert code == 0 and "seats 21-40" in out, out
     api, hub = free_port(), hub_port()
     with wod_up(data, content, database_url, api, hub):
-        # the hub port is found in the data folder; the seat is the first past local's 1-40
+        # the hub port is found in the data folder; the seat is the first past local's 1-50
         preview = (
             "workshops",
             "preview",
@@ -133,14 +133,14 @@ def test_preview_opens_the_rendered_workshop_and_refreshes_it(
         code, out = wod(*preview, content=content, database_url=database_url)
         assert code == 0, out
         link, username, password = printed(out)
-        assert username == "student41"
+        assert username == "student51"
         assert link == (
-            f"http://127.0.0.1:{hub}/hub/login?next=/user/student41/lab/tree/"
+            f"http://127.0.0.1:{hub}/hub/login?next=/user/student51/lab/tree/"
             f"{WORKSHOP}/0-ReadMeFirst.ipynb"
         )
         web = open_link(link, username, password)
         text = notebook_text(web, link, username)
-        assert "seat = 41" in text and "`student41`" in text
+        assert "seat = 51" in text and "`student51`" in text
         web.close()
 
         # the author edits the welcome notebook and runs the preview again
@@ -174,8 +174,8 @@ def test_preview_opens_the_rendered_workshop_and_refreshes_it(
         readme.write_text(readme.read_text().replace("{{ STDID }}", "{{ NOPE }}", 1))
         code, out = wod(*preview, content=content, database_url=database_url)
         assert code == 1 and "NOPE" in out and "the preview of WKSHP-Preview failed" in out
-        seat_copy = data / "students" / "student41" / WORKSHOP / "0-ReadMeFirst.ipynb"
-        assert "seat = 41" in seat_copy.read_text()  # the last good preview stays
+        seat_copy = data / "students" / "student51" / WORKSHOP / "0-ReadMeFirst.ipynb"
+        assert "seat = 51" in seat_copy.read_text()  # the last good preview stays
 
 
 def test_preview_says_when_no_wod_up_has_run_or_is_running(

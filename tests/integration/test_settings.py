@@ -68,6 +68,19 @@ def test_production_refuses_weak_secrets(monkeypatch: pytest.MonkeyPatch, weak: 
         settings.require_secrets("hub.api_token")
 
 
+@pytest.mark.parametrize("weak", ["", "x", "abcd" * 10])
+def test_production_refuses_a_weak_metrics_token(
+    monkeypatch: pytest.MonkeyPatch, weak: str
+) -> None:
+    monkeypatch.setenv("WOD_MODE", "production")
+    monkeypatch.setenv("WOD_SECRET_KEY", secrets.token_hex(32))
+    monkeypatch.setenv("WOD_METRICS__TOKEN", weak)
+    with pytest.raises(ConfigError, match=r"metrics\.token is too weak for production"):
+        load_settings().require_secrets("secret_key")
+    monkeypatch.setenv("WOD_METRICS__TOKEN", secrets.token_hex(32))
+    load_settings().require_secrets("secret_key")
+
+
 def test_production_refuses_the_dev_mail_catcher(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WOD_MODE", "production")
     monkeypatch.setenv("WOD_SECRET_KEY", secrets.token_hex(32))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from wod.admin.audit import Action, audited
 from wod.admin.page import (
     PATH,
     Actor,
@@ -58,7 +59,10 @@ def email_page(request: Request, ctx: Ctx, user: Admin, email_id: RowId) -> Resp
 
 
 @router.post("/emails/{email_id}/resend")
-def resend_email(ctx: Ctx, user: Actor, email_id: RowId, back: Back = "") -> Response:
+def resend_email(
+    request: Request, ctx: Ctx, user: Actor, email_id: RowId, back: Back = ""
+) -> Response:
+    @audited(ctx, request, user, Action.email_resend, f"email {email_id}")
     def resend() -> str:
         email = mail.resend_email(ctx, email_id)
         return f"Email {email_id} ({email.kind}) will be sent again."

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from wod.admin.audit import Action, audited
 from wod.admin.page import (
     PATH,
     Actor,
@@ -59,7 +60,8 @@ def job_page(request: Request, ctx: Ctx, user: Admin, job_id: RowId) -> Response
 
 
 @router.post("/jobs/{job_id}/retry")
-def retry_job(ctx: Ctx, user: Actor, job_id: RowId, back: Back = "") -> Response:
+def retry_job(request: Request, ctx: Ctx, user: Actor, job_id: RowId, back: Back = "") -> Response:
+    @audited(ctx, request, user, Action.job_retry, f"job {job_id}")
     def again() -> str:
         job = provisioning.retry_job(ctx, job_id)
         return f"Job {job_id} retried as job {job.id} ({job.verb.value})."

@@ -21,7 +21,7 @@ from wod.admin.page import (
     render,
 )
 from wod.errors import NotAuthenticated, RateLimited
-from wod.services.admin import sessions
+from wod.services.admin import audit, sessions
 from wod.web import csrf
 from wod.web.deps import Ctx, client_address
 
@@ -68,7 +68,9 @@ def login(
         answer.headers["retry-after"] = str(exc.retry_after)
         return answer
     except NotAuthenticated as exc:
+        audit.record_login(ctx, username, client_address(request), ok=False)
         return refused(401, exc.message)
+    audit.record_login(ctx, username, client_address(request), ok=True)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -90,6 +92,7 @@ def logout(
     if not csrf.valid(request, csrf_token):
         raise CsrfRefused()
     sessions.end_session(ctx, request.cookies.get(SESSION_COOKIE, ""))
+    audit.record(ctx, audit.console_who(user, client_address(request)), audit.Action.logout)
     response = RedirectResponse(LOGIN, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=PATH)
     return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from wod.admin.audit import Action, audited
 from wod.admin.page import (
     PATH,
     Actor,
@@ -53,7 +54,10 @@ def registration_list(
 
 
 @router.post("/registrations/{registration_id}/end")
-def end_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Back = "") -> Response:
+def end_registration(
+    request: Request, ctx: Ctx, user: Actor, registration_id: RowId, back: Back = ""
+) -> Response:
+    @audited(ctx, request, user, Action.registration_end, f"registration {registration_id}")
     def end() -> str:
         registrations.end_now(ctx, registration_id, by_admin=True)
         return f"Registration {registration_id} is ending: its seat is being cleaned."
@@ -62,7 +66,10 @@ def end_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Back =
 
 
 @router.post("/registrations/{registration_id}/extend")
-def extend_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Back = "") -> Response:
+def extend_registration(
+    request: Request, ctx: Ctx, user: Actor, registration_id: RowId, back: Back = ""
+) -> Response:
+    @audited(ctx, request, user, Action.registration_extend, f"registration {registration_id}")
     def extend() -> str:
         status = registrations.extend(ctx, registration_id)
         ends = status.ends_at.strftime("%Y-%m-%d %H:%M UTC") if status.ends_at else "?"
@@ -72,7 +79,10 @@ def extend_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Bac
 
 
 @router.post("/registrations/{registration_id}/purge")
-def purge_registration(ctx: Ctx, user: Actor, registration_id: RowId, back: Back = "") -> Response:
+def purge_registration(
+    request: Request, ctx: Ctx, user: Actor, registration_id: RowId, back: Back = ""
+) -> Response:
+    @audited(ctx, request, user, Action.registration_purge, f"registration {registration_id}")
     def purge() -> str:
         return registrations.purge_registration(ctx, registration_id).describe()
 

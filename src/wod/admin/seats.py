@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from wod.admin.audit import Action, audited
 from wod.admin.page import (
     PATH,
     Actor,
@@ -47,7 +48,10 @@ def seat_list(
 
 
 @router.post("/seats/{location}/{number}/purge")
-def purge_seat(ctx: Ctx, user: Actor, location: str, number: RowId, back: Back = "") -> Response:
+def purge_seat(
+    request: Request, ctx: Ctx, user: Actor, location: str, number: RowId, back: Back = ""
+) -> Response:
+    @audited(ctx, request, user, Action.seat_purge, f"seat {number} at {location}")
     def purge() -> str:
         job = provisioning.purge(ctx, location, number)
         return f"Seat {number} at {location}: PURGE queued as job {job.id}."

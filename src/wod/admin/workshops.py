@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from wod.admin.audit import Action, audited
 from wod.admin.page import PATH, Actor, Admin, AdminRoute, redirect, render
 from wod.errors import ContentError, Refusal
 from wod.services import content
@@ -47,12 +48,18 @@ def import_page(request: Request, ctx: Ctx, user: Admin) -> Response:
 
 @router.post("/workshops/import")
 def import_apply(
-    ctx: Ctx, user: Actor, plan: Annotated[str, Form(max_length=100)] = ""
+    request: Request, ctx: Ctx, user: Actor, plan: Annotated[str, Form(max_length=100)] = ""
 ) -> Response:
     """Applies exactly the plan that was shown (its digest), or sends back to the new plan."""
-    try:
+
+    @audited(ctx, request, user, Action.workshops_import, f"plan {plan[:16]}")
+    def apply() -> str:
         applied = importer.apply_previewed(ctx, plan)
+        changed = [w for w in applied.workshops if w.action in importer.CHANGING]
+        return f"Imported: {len(changed)} workshop(s) changed."
+
+    try:
+        message = apply()
     except (Refusal, ContentError) as exc:
         return redirect(ctx, "/admin/workshops/import", exc.message, error=True)
-    changed = [w for w in applied.workshops if w.action in importer.CHANGING]
-    return redirect(ctx, "/admin/workshops", f"Imported: {len(changed)} workshop(s) changed.")
+    return redirect(ctx, "/admin/workshops", message)

@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict, JsonValue
 
 from wod.domain.states import RegistrationState
+from wod.settings import RegistrationSettings
+from wod.wire import NO_NUL, VerbName
 
 
 class WorkshopPublic(BaseModel):
@@ -27,14 +30,42 @@ class WorkshopPublic(BaseModel):
     beta: bool
 
 
+def _limit(setting: str, **schema: JsonValue) -> JsonDict:
+    """What the document says of a text field that the registration service checks against
+    ``registration.<setting>``: that setting's default. The service checks the configured
+    limit (after collapsing runs of white space); the model itself only refuses the absurd."""
+    default: int = RegistrationSettings.model_fields[setting].default
+    return {"maxLength": default, **schema}
+
+
 class RegistrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    workshop: str = Field(max_length=100)
-    email: str = Field(max_length=1000)
-    name: str = Field(max_length=1000)
-    company: str = Field(max_length=1000)
-    accept_terms: bool
+    workshop: str = Field(
+        max_length=100,
+        pattern=NO_NUL,
+        description="Slug of an active workshop; surrounding spaces are ignored.",
+    )
+    email: str = Field(
+        max_length=1000,
+        description="A valid address (syntax only); at most `registration.email_max` characters.",
+        json_schema_extra=_limit("email_max", format="email"),
+    )
+    name: str = Field(
+        max_length=1000,
+        description="Runs of white space are collapsed; at most `registration.name_max` "
+        "characters, no control or invisible characters.",
+        json_schema_extra=_limit("name_max", minLength=1),
+    )
+    company: str = Field(
+        max_length=1000,
+        description="As `name`; at most `registration.company_max` characters.",
+        json_schema_extra=_limit("company_max", minLength=1),
+    )
+    accept_terms: bool = Field(
+        description="Must be true (false is refused with `terms_not_accepted`).",
+        json_schema_extra={"const": True},
+    )
     language: Literal["en", "fr"] | None = Field(
         None,
         description="Language of the emails; default: the request's (Accept-Language).",
@@ -46,6 +77,13 @@ class RegistrationCreated(BaseModel):
     workshop: str
     status: RegistrationState
     created_at: datetime
+
+
+class PurgeQueued(BaseModel):
+    """The PURGE job queued (or already waiting) for a seat."""
+
+    job: int
+    verb: VerbName
 
 
 class RegistrationPublic(BaseModel):

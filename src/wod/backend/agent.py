@@ -16,11 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 
+from wod import __version__ as VERSION
+from wod import logs
 from wod.backend.client import ApiClient
 from wod.backend.compile import Compiler
 from wod.backend.conformity import check_host, probe_hub
 from wod.backend.content import AgentContent
 from wod.backend.ldap import PythonLdapPasswords
+from wod.backend.metrics import NO_METRICS, AgentMetrics
 from wod.backend.running import RunningJobs
 from wod.backend.verbs import Verbs
 from wod.backend.watchdog import Abuse, AbuseWatchdog
@@ -62,14 +65,17 @@ class Agent:
         self.stopping = threading.Event()
         self.boot = secrets.token_hex(16)
         self.running = RunningJobs()
+        self.metrics: AgentMetrics = NO_METRICS
 
     def run_once(self) -> bool:
         """Claim one job and run it; False when there was nothing to do."""
         order = self.client.claim()
         if order is None:
             return False
-        with self.running.hold(order.id):
+        started = time.monotonic()
+        with self.running.hold(order.id), logs.bound_request_id(order.request_id):
             report = self.verbs.run(order).model_copy(update={"attempt": order.attempt})
+            self.metrics.job_ran(order.verb, report.ok, time.monotonic() - started)
             self._report(order.id, report)
         return True
 
@@ -101,7 +107,15 @@ class Agent:
                 failures = 0
             except ApiClientError as exc:
                 failures += 1
-                log.warning("cannot claim a job: %s", exc)
+                if exc.status == 401:
+                    log.error(
+                        "the api refuses this agent's token (%s): the location's token was "
+                        "replaced or the location is disabled; give backend.token the "
+                        "location's current token (wod locations token NAME makes a new one)",
+                        exc,
+                    )
+                else:
+                    log.warning("cannot claim a job: %s", exc)
                 self.stopping.wait(min(self.poll_interval * 2**failures, 30.0))
                 continue
             if not worked:
@@ -124,7 +138,7 @@ class Agent:
         contents = self.verbs.contents
         held = contents.held() if isinstance(contents, AgentContent) else []
         answer = self.client.heartbeat(
-            HeartbeatIn(revisions=held, running=self.running.ids(), boot=self.boot)
+            HeartbeatIn(revisions=held, running=self.running.ids(), boot=self.boot, version=VERSION)
         )
         if not isinstance(contents, AgentContent) or answer.revision is None:
             return
@@ -144,6 +158,7 @@ class Agent:
                 self.beat()
             except ApiClientError as exc:
                 log.warning("heartbeat not received by the api: %s", exc)
+                self.metrics.heartbeat_failed()
 
     def run(self) -> None:
         """Run the worker threads until :meth:`stop` is called. With a heartbeat, the first

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from wod import logs
 from wod.errors import ApiClientError
 from wod.wire import (
     ExternalJobIn,
@@ -44,7 +45,8 @@ class ApiClient:
 
     def _post(self, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         try:
-            response = self.http.post(path, json=body or {})
+            # the id of the job being run, if any: the api's lines about it carry it too
+            response = self.http.post(path, json=body or {}, headers=logs.outgoing_headers())
         except httpx.HTTPError as exc:
             raise ApiClientError(f"api {path}: {exc}") from exc
         if response.status_code >= 400:

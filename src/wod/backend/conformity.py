@@ -2,11 +2,13 @@
 making it so. Checked: the students folder, what the host mode checks (:mod:`wod.hub.modes`:
 the credentials folder in hub mode; the Linux accounts with their uids and the seats'
 environment in system mode), the seat homes (mode 0700, owned by their seat), the hub
-(reachable with the service token) and the hook scripts (executable)."""
+(reachable with the service token), the hook scripts (executable) and the agent's key to the
+appliances (present, private)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +78,7 @@ def check_host(
     if progress is not None:
         progress(len(seats) % 50)
     _check_hooks(report, settings)
+    _check_appliance(report, settings)
     if hub_probe is not None and (problem := hub_probe()) is not None:
         report.add(problem)
     return report
@@ -90,6 +93,24 @@ def _check_hooks(report: Report, settings: Settings) -> None:
                 report.add(
                     f"{script}: not executable (it runs with bash)", _make_executable(script)
                 )
+
+
+def _check_appliance(report: Report, settings: Settings) -> None:
+    """The agent's key to the appliances and their host keys, when it manages their accounts."""
+    appliance = settings.appliance
+    key = appliance.ssh_key_file
+    if key is None:
+        return
+    if not key.is_file():
+        report.add(f"appliance.ssh_key_file {key}: missing")
+    elif stat.S_IMODE(key.stat().st_mode) & 0o077:
+        mode = stat.S_IMODE(key.stat().st_mode)
+        report.add(f"{key}: mode {mode:o}, expected 600 (ssh refuses it)", lambda: key.chmod(0o600))
+    known = appliance.known_hosts_file
+    if known is not None and not known.is_file():
+        report.add(f"appliance.known_hosts_file {known}: missing")
+    if shutil.which("ssh") is None:
+        report.add("appliance.ssh_key_file is set but there is no ssh client (openssh-client)")
 
 
 def _make_executable(script: Path) -> Callable[[], None]:

@@ -6,6 +6,9 @@ Contract: the environment (see :func:`hook_environment` and docs/reference/hooks
 script's own folder as working directory, no standard input, a timeout (then the whole process
 group is killed), output into the job log. A failing ``create``/``post-copy`` hook fails the job
 (:class:`HookScriptError`); a failing ``cleanup``/``reset`` hook is logged and the verb goes on.
+``create`` hooks may hand variables back (:func:`read_handed_back`): ``KEY: value`` lines in the
+file that ``WOD_VARIABLES_FILE`` names, or in the original platform's
+``pass/variables_<WKSHP>_<N>.yml`` of a layer.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from wod.content.layers import Content
 from wod.content.render import make_environment, render_text
 from wod.content.variables import environment_names
@@ -29,6 +34,48 @@ from wod.errors import HookScriptError, TemplateError
 STRICT = frozenset({"create", "post-copy", "setup-pre", "setup", "setup-post"})
 OUTPUT_LIMIT = 20_000
 PROTECTED = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LD_PRELOAD", "LD_LIBRARY_PATH")
+#: The environment variable naming the file a ``create`` hook appends ``KEY: value`` lines to.
+VARIABLES_FILE_ENV = "WOD_VARIABLES_FILE"
+
+
+def pass_files(content: Content, names: list[str], seat: int) -> list[Path]:
+    """Where the original platform's hooks left a seat's variables, in layer order:
+    ``pass/variables_<name>_<N>.yml`` of every layer, for each of ``names`` (the workshop's
+    folder, then the challenge it is played as)."""
+    return [
+        layer.path / "pass" / f"variables_{name}_{seat}.yml"
+        for layer in content.layers
+        for name in dict.fromkeys(names)
+    ]
+
+
+def read_handed_back(path: Path) -> dict[str, Any]:
+    """The variables a ``create`` hook wrote into ``path`` (a YAML mapping, ``KEY: value``
+    lines); nothing when the file is missing or empty. A file that is not such a mapping fails
+    the CREATE (:class:`HookScriptError`), naming the file and the line; its values are never
+    shown (a token is a secret of the seat)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HookScriptError(f"variables handed back in {path}: cannot be read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        if "!vault" in str(getattr(exc, "problem", "")):
+            raise HookScriptError(
+                f"variables handed back in {where}: an Ansible Vault value (!vault); write the "
+                "value as it is (KEY: value): the file lives only during the CREATE"
+            ) from exc
+        raise HookScriptError(f"variables handed back in {where}: not valid YAML") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise HookScriptError(f"variables handed back in {path}: not a mapping of KEY: value lines")
+    return {str(k): v for k, v in data.items()}
 
 
 def hook_environment(

@@ -9,24 +9,46 @@ and whether compiled scripts can be hidden; the steps are the same.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from wod.backend.appliances import SSH_CONFIG_ENV, Appliance, add_known_hosts, make_seat_key
 from wod.backend.compile import Compiler
 from wod.backend.content import ContentSource, as_source
-from wod.backend.hooks import Hooks, hook_environment
+from wod.backend.hooks import (
+    VARIABLES_FILE_ENV,
+    Hooks,
+    hook_environment,
+    pass_files,
+    read_handed_back,
+)
 from wod.backend.ldap import LdapPasswords
 from wod.content.completion import Notebook, completion_percent, load_notebook
 from wod.content.layers import Content
-from wod.content.render import make_environment, render_text, render_workshop, workshop_files
-from wod.content.variables import content_folder_name, seat_context, seat_variables
+from wod.content.render import (
+    RenderedFile,
+    make_environment,
+    render_text,
+    render_workshop,
+    undefined_names,
+    workshop_files,
+)
+from wod.content.variables import (
+    PROTECTED_NAMES,
+    content_folder_name,
+    seat_context,
+    seat_variables,
+)
 from wod.domain.secrets import new_password
-from wod.errors import VerbError, WodError
+from wod.errors import TemplateError, VerbError, WodError
 from wod.hub.client import HubClient
 from wod.hub.modes import Accounts, SeatFiles
 from wod.settings import Settings
@@ -81,6 +103,10 @@ class Order:
     def flags(self) -> WorkshopOrder:
         """The workshop's flags (all off when the job names no workshop)."""
         return self.workshop or NO_WORKSHOP
+
+    @property
+    def has_appliance(self) -> bool:
+        return self.flags.monoappliance or self.flags.multiappliance
 
 
 NO_WORKSHOP = WorkshopOrder(
@@ -165,7 +191,13 @@ class Verbs:
     def home(self, username: str) -> Path:
         return self.settings.backend.students_dir / username
 
-    def _variables(self, order: Order, seat: int, password: str | None) -> dict[str, Any]:
+    def _variables(
+        self,
+        order: Order,
+        seat: int,
+        password: str | None,
+        produced: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         flags = order.flags
         ctx = seat_context(
             order.content,
@@ -176,6 +208,7 @@ class Verbs:
             monoappliance=flags.monoappliance,
             multiappliance=flags.multiappliance,
         )
+        ctx = dataclasses.replace(ctx, produced=produced or {})
         return seat_variables(self.settings, ctx, expose_password=flags.varpass or flags.ldap)
 
     def _env(
@@ -185,8 +218,9 @@ class Verbs:
         username: str | None,
         password: str | None,
         variables: dict[str, Any],
+        appliance: Appliance | None = None,
     ) -> dict[str, str]:
-        return hook_environment(
+        env = hook_environment(
             verb=order.verb,
             seat=seat,
             username=username,
@@ -199,6 +233,104 @@ class Verbs:
             seat_range=order.seats or ((seat, seat) if seat else None),
             variables=variables,
         )
+        if appliance is not None:
+            env[SSH_CONFIG_ENV] = str(appliance.config)
+        return env
+
+    @contextmanager
+    def _scratch(self) -> Iterator[Path]:
+        """A private folder of one job (mode 0700): the hooks' variables file, the appliance's
+        ssh config. A process a hook left running may still write there: removing it never
+        fails the job."""
+        with tempfile.TemporaryDirectory(prefix="wod-job-", ignore_cleanup_errors=True) as folder:
+            yield Path(folder)
+
+    def _appliance(
+        self, order: Order, variables: Mapping[str, Any], scratch: Path
+    ) -> Appliance | None:
+        """The seat's appliance as the agent reaches it; None for a workshop without one, or
+        when this agent leaves the appliances to the hooks (no ``appliance.ssh_key_file``)."""
+        target = variables.get("WODRTARGET")
+        if not order.has_appliance or target is None:
+            return None
+        if self.settings.appliance.ssh_key_file is None:
+            return None
+        return Appliance(self.settings.appliance, str(target), scratch)
+
+    def _render_first(
+        self, order: Order, source: Path, variables: Mapping[str, Any], job_log: JobLog
+    ) -> list[RenderedFile] | None:
+        """The seat's files rendered before the seat is touched, so that a broken template
+        fails the job first; None when the only errors are variables that the ``create`` hooks
+        may still hand back (then the files are rendered after them, and fail there)."""
+        folder = content_folder_name(order.slug)
+        try:
+            return render_workshop(
+                source, variables, self.settings.content.template_patterns, label=folder
+            )
+        except TemplateError as exc:
+            names = undefined_names(exc.problems)
+            if names is None or not order.content.scripts(f"create-{folder}"):
+                raise
+            job_log(f"{folder}: {', '.join(names)} not defined yet: left to the create hook(s)")
+            return None
+
+    def _seat_on_appliance(
+        self,
+        username: str,
+        target: str | None,
+        appliance: Appliance | None,
+        job_log: JobLog,
+    ) -> None:
+        """CREATE of an appliance workshop: the seat's key pair in its home, and with
+        ``appliance.ssh_key_file`` its account and key on the appliance."""
+        home, owner = self.home(username), self.accounts.owner(username)
+        key = make_seat_key(home, username, owner)
+        job_log(f"seat key {key.fingerprint} made in ~/.ssh/id_ed25519 (ed25519)")
+        if appliance is None:
+            job_log(
+                f"appliance {target}: accounts left to the workshop's hooks "
+                "(no appliance.ssh_key_file on this host)"
+            )
+            return
+        appliance.install(username, key, job_log)
+        added = add_known_hosts(home, appliance.host_key_lines(), owner)
+        job_log(f"appliance {target}: {added} host key(s) added to the seat's known_hosts")
+
+    def _release_appliance(
+        self,
+        order: Order,
+        username: str,
+        appliance: Appliance | None,
+        *,
+        keep_home: bool,
+        job_log: JobLog,
+    ) -> None:
+        """Lock the seat out of its appliance and wipe its home there; a failure is logged and
+        the verb goes on (a participant must always be locked out and their seat cleaned)."""
+        if appliance is None:
+            return
+        try:
+            appliance.release(username, keep_home=keep_home, log=job_log)
+        except VerbError as exc:
+            job_log(f"{exc} (not fatal for a {order.verb}: going on)")
+
+    def _handed_back(
+        self, order: Order, seat: int, variables_file: Path, job_log: JobLog
+    ) -> dict[str, Any]:
+        """What the ``create`` hooks handed back: the file of ``WOD_VARIABLES_FILE``, then the
+        original platform's ``pass/`` files (removed once read, as the original did)."""
+        folder = content_folder_name(order.slug)
+        produced = read_handed_back(variables_file)
+        for path in pass_files(order.content, [folder, order.slug], seat):
+            produced.update(read_handed_back(path))
+            path.unlink(missing_ok=True)
+        if produced:
+            job_log(f"create hook(s) handed back {', '.join(sorted(produced))}")
+        ignored = sorted(PROTECTED_NAMES & produced.keys())
+        if ignored:
+            job_log(f"  ignored: {', '.join(ignored)} (the platform's own)")
+        return produced
 
     def _lock_out(self, username: str, job_log: JobLog) -> None:
         self.accounts.lock(username)
@@ -230,22 +362,44 @@ class Verbs:
     # ------------------------------------------------------------------ verbs
 
     def create(self, order: Order, job_log: JobLog) -> JobReport:
+        """Lock out, account, password, fresh home, the appliance's account, ``create-`` hooks
+        (they may hand variables back), render and deploy, ``compile``, ``post-copy-`` hooks,
+        hub user: the original platform's order."""
+        with self._scratch() as scratch:
+            return self._create(order, job_log, scratch)
+
+    def _create(self, order: Order, job_log: JobLog, scratch: Path) -> JobReport:
         folder = content_folder_name(order.slug)
         source = self._source(order)
         username, seat = order.username, order.seat
         password = new_password()
         variables = self._variables(order, seat, password)
-        rendered = render_workshop(
-            source, variables, self.settings.content.template_patterns, label=folder
-        )
-        job_log(f"{folder}: {len(rendered)} files rendered for seat {seat}")
+        rendered = self._render_first(order, source, variables, job_log)
         self._lock_out(username, job_log)
         self.accounts.prepare(seat, username, self.home(username))
         self._set_password(order, username, password, job_log)
         self.files.reset_home(username, order.content.skel_folders())
         job_log("new password set, home reset from the skeleton")
-        env = self._env(order, seat, username, password, variables)
+        appliance = self._appliance(order, variables, scratch)
+        if order.has_appliance:
+            target = variables.get("WODRTARGET")
+            self._seat_on_appliance(username, target, appliance, job_log)
+        handed_back = scratch / "variables.yml"
+        handed_back.write_text("")
+        for stale in pass_files(order.content, [folder, order.slug], seat):
+            stale.unlink(missing_ok=True)  # an earlier attempt's: never another holder's token
+        env = self._env(order, seat, username, password, variables, appliance)
+        env[VARIABLES_FILE_ENV] = str(handed_back)
         self._hooks(order).run("create", folder, env, variables, job_log)
+        produced = self._handed_back(order, seat, handed_back, job_log)
+        if produced:
+            variables = self._variables(order, seat, password, produced)
+            env = self._env(order, seat, username, password, variables, appliance)
+        if rendered is None or produced:
+            rendered = render_workshop(
+                source, variables, self.settings.content.template_patterns, label=folder
+            )
+        job_log(f"{folder}: {len(rendered)} files rendered for seat {seat}")
         self.files.deploy(username, folder, rendered)
         job_log(f"{folder} deployed")
         for name in order.flags.compile:
@@ -268,13 +422,19 @@ class Verbs:
         username, seat = order.username, order.seat
         self._lock_out(username, job_log)
         variables = self._variables(order, seat, None)
-        self._hooks(order).run(
-            "cleanup",
-            content_folder_name(order.slug),
-            self._env(order, seat, username, None, variables),
-            variables,
-            job_log,
-        )
+        with self._scratch() as scratch:
+            appliance = self._appliance(order, variables, scratch)
+            self._hooks(order).run(
+                "cleanup",
+                content_folder_name(order.slug),
+                self._env(order, seat, username, None, variables, appliance),
+                variables,
+                job_log,
+            )
+            # a reset: true workshop keeps the appliance's home for RESET, as the hub home
+            self._release_appliance(
+                order, username, appliance, keep_home=order.flags.reset, job_log=job_log
+            )
         completion = self.measure_completion(order)
         job_log(f"completion {completion} %")
         if order.flags.reset:
@@ -285,46 +445,76 @@ class Verbs:
 
     def reset(self, order: Order, job_log: JobLog) -> JobReport:
         low, high = order.seats or (order.seat, order.seat)
-        if order.workshop:
-            variables = self._variables(order, low, None)
-            env = self._env(order, low, f"student{low}", None, variables)
-            ran = self._hooks(order).run(
-                "reset", content_folder_name(order.slug), env, variables, job_log
-            )
-            job_log(f"{ran} reset hook(s) for seats {low}-{high}")
-        for number in range(high, low - 1, -1):
-            username = f"student{number}"
-            self._lock_out(username, job_log)
-            self._erase(username, job_log)
+        with self._scratch() as scratch:
+            if order.workshop:
+                variables = self._variables(order, low, None)
+                appliance = self._appliance(order, variables, scratch)
+                env = self._env(order, low, f"student{low}", None, variables, appliance)
+                ran = self._hooks(order).run(
+                    "reset", content_folder_name(order.slug), env, variables, job_log
+                )
+                job_log(f"{ran} reset hook(s) for seats {low}-{high}")
+            for number in range(high, low - 1, -1):
+                username = f"student{number}"
+                self._lock_out(username, job_log)
+                self._erase(username, job_log)
+                self._release_seat_appliance(order, number, scratch, job_log)
         return JobReport(ok=True)
 
     def purge(self, order: Order, job_log: JobLog) -> JobReport:
         self._lock_out(order.username, job_log)
         self._erase(order.username, job_log)
+        if order.workshop is not None:  # PURGE needs no workshop; when it names one, clean there
+            with self._scratch() as scratch:
+                self._release_seat_appliance(order, order.seat, scratch, job_log)
         return JobReport(ok=True)
+
+    def _release_seat_appliance(
+        self, order: Order, seat: int, scratch: Path, job_log: JobLog
+    ) -> None:
+        """RESET, PURGE: lock seat ``seat`` out of its appliance and wipe its home there (for a
+        workshop with one); whatever fails is logged and the verb goes on."""
+        if not order.has_appliance:
+            return
+        try:
+            appliance = self._appliance(order, self._variables(order, seat, None), scratch)
+        except WodError as exc:  # e.g. the appliance address is no longer set
+            job_log(f"appliance of student{seat}: {exc} (not fatal for a {order.verb}: going on)")
+            return
+        self._release_appliance(
+            order, f"student{seat}", appliance, keep_home=False, job_log=job_log
+        )
 
     def setup_appliance(self, order: Order, job_log: JobLog) -> JobReport:
         """``setup-pre-``, then ``setup-`` for each appliance (once for a shared one, once per
         seat for per-seat ones), then ``setup-post-`` hooks of a workshop."""
+        with self._scratch() as scratch:
+            self._setup_appliance(order, job_log, scratch)
+        return JobReport(ok=True, log=job_log.tail())
+
+    def _setup_appliance(self, order: Order, job_log: JobLog, scratch: Path) -> None:
         flags = order.flags
         folder = content_folder_name(order.slug)
         low, high = flags.seat_min or 1, flags.seat_max or 1
         variables = self._variables(order, low, None)
-        env = self._env(order, None, None, None, variables)
+        # setup-pre- and setup-post- reach the first appliance, each setup- its own
+        env = self._env(
+            order, None, None, None, variables, self._appliance(order, variables, scratch)
+        )
         env.update({"WOD_SEAT_MIN": str(low), "WOD_SEAT_MAX": str(high)})
         self._hooks(order).run("setup-pre", folder, env, variables, job_log)
         seats = range(low, high + 1) if flags.multiappliance else range(low, low + 1)
         for seat in seats:
             seat_vars = self._variables(order, seat, None)
+            appliance = self._appliance(order, seat_vars, scratch)
             seat_env = {
                 **env,
-                **self._env(order, seat, None, None, seat_vars),
+                **self._env(order, seat, None, None, seat_vars, appliance),
                 "WOD_SEAT_MIN": str(low),
                 "WOD_SEAT_MAX": str(high),
             }
             self._hooks(order).run("setup", folder, seat_env, seat_vars, job_log)
         self._hooks(order).run("setup-post", folder, env, variables, job_log)
-        return JobReport(ok=True, log=job_log.tail())
 
     def measure_completion(self, order: Order) -> int:
         """Executed code cells of the seat's copy over the shipped ones (ARCHITECTURE §7.5)."""

@@ -10,6 +10,7 @@ import typer
 from wod.cli.common import console, context, edge
 from wod.context import AppContext
 from wod.domain.roles import Role
+from wod.services.admin import audit
 from wod.services.admin import users as admins
 
 app = typer.Typer(help="Users of the admin console (/admin).", no_args_is_help=True)
@@ -42,6 +43,9 @@ def add(
     ctx = context()
     admins.check_new_user(ctx, username)  # before asking for a password
     admins.create_user(ctx, username, _password(password_stdin), role)
+    audit.record(
+        ctx, audit.cli_who(), audit.Action.admin_add, f"admin {username}", detail=role.value
+    )
     login = ctx.settings.absolute_url("/admin/login")
     console.print(f"{role.value} {username!r} added: log in at {login}", highlight=False)
 
@@ -67,6 +71,7 @@ def remove(username: Annotated[str, typer.Argument(help="The user's name.")]) ->
     """Remove a user: their sessions end at once."""
     ctx = context()
     admins.remove_user(ctx, username)
+    audit.record(ctx, audit.cli_who(), audit.Action.admin_remove, f"admin {username}")
     console.print(f"{username!r} removed")
     _forget_first_password(ctx, username)
 
@@ -81,6 +86,7 @@ def passwd(
     ctx = context()
     admins.find_user(ctx, username)  # before asking for a password
     admins.set_password(ctx, username, _password(password_stdin))
+    audit.record(ctx, audit.cli_who(), audit.Action.admin_passwd, f"admin {username}")
     console.print(f"password of {username!r} changed; their sessions ended")
     _forget_first_password(ctx, username)
 
@@ -100,7 +106,11 @@ def role(
     new_role: Annotated[Role, typer.Argument(metavar="ROLE", help="admin or viewer.")],
 ) -> None:
     """Change a user's role, in force from their next request."""
-    admins.set_role(context(), username, new_role)
+    ctx = context()
+    admins.set_role(ctx, username, new_role)
+    audit.record(
+        ctx, audit.cli_who(), audit.Action.admin_role, f"admin {username}", detail=new_role.value
+    )
     console.print(f"{username!r} is now {new_role.value}")
 
 
@@ -108,5 +118,7 @@ def role(
 @edge
 def unlock(username: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
     """Lift the lock that failed logins put on an account."""
-    admins.unlock(context(), username)
+    ctx = context()
+    admins.unlock(ctx, username)
+    audit.record(ctx, audit.cli_who(), audit.Action.admin_unlock, f"admin {username}")
     console.print(f"{username!r} unlocked")

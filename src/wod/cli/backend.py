@@ -16,6 +16,7 @@ from wod.backend.agent import build_agent, build_verbs
 from wod.backend.client import ApiClient
 from wod.backend.conformity import Report, check_host, probe_hub, repair
 from wod.backend.mailorders import MailOrderListener
+from wod.backend.metrics import serve_metrics
 from wod.backend.orders import parse_seats
 from wod.cli.common import console, edge, settings
 from wod.errors import ConfigError
@@ -31,8 +32,9 @@ def run() -> None:
     """Claim and run this location's jobs until SIGINT or SIGTERM."""
     current = settings()
     current.require_secrets("hub.api_token")
-    logs.configure(current.log_level)
+    logs.configure(current.log_level, current.log.format)
     agent = build_agent(current)
+    agent.metrics = serve_metrics(current.backend.metrics_host, current.backend.metrics_port)
     listener = None
     if current.mailorders.enabled:
         listener = MailOrderListener(
@@ -48,6 +50,7 @@ def run() -> None:
     try:
         agent.run()
     finally:
+        agent.metrics.stop()
         if listener is not None:
             listener.stop()
 

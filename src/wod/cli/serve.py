@@ -21,6 +21,7 @@ from wod.cli.common import console, edge, settings
 from wod.context import build_context
 from wod.db.migrate import current_revision, head_revision
 from wod.errors import ConfigError, Failure
+from wod.folderlock import FolderLock
 from wod.hub.process import HubProcess
 from wod.ports import port_is_free
 from wod.services.admin import users as admins
@@ -38,7 +39,7 @@ def api(
     """Run the api (REST, portal pages, scheduler and outbox) in this process."""
     current = settings()
     current.require_secrets("secret_key")
-    logs.configure(current.log_level)
+    logs.configure(current.log_level, current.log.format)
     ctx = build_context(current)
     try:
         revision = current_revision(ctx.db)
@@ -108,7 +109,7 @@ def up_environment(data_dir: Path, api_port: int, hub_port: int, smtp_port: int)
 
 def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
     """Make the database ready for this machine (:func:`prepare_platform`), say what was done;
-    the local location's new agent token."""
+    the local location's agent token."""
     ctx = build_context(current)
     try:
         done = prepare_platform(ctx, seats)
@@ -116,6 +117,12 @@ def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
         ctx.close()
     for problem in done.problems:
         console.print(f"[yellow]content:[/yellow] {problem}", highlight=False)
+    if done.token_replaced is not None:
+        console.print(
+            f"[yellow]the agent token of location {LOCATION!r} was replaced:[/yellow] "
+            f"{done.token_replaced}; an agent still using the former one is refused",
+            highlight=False,
+        )
     low, high = done.seats
     console.print(
         f"database ready, {done.workshops} workshop(s) imported, "
@@ -196,6 +203,15 @@ def up(
 ) -> None:
     """Run everything on this machine: api and portal, scheduler, backend agent, JupyterHub and
     a mail catcher, with the sample content. Stop with Ctrl-C."""
+    lock = FolderLock(data_dir)
+    lock.acquire()  # before anything else: a second wod up on this folder stops here
+    try:
+        _up(data_dir, api_port, hub_port, smtp_port)
+    finally:
+        lock.release()
+
+
+def _up(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> None:
     ports = {
         "api": api_port,
         "hub": hub_port,
@@ -212,7 +228,7 @@ def up(
     env = {**os.environ, **up_environment(data_dir, api_port, hub_port, smtp_port)}
     os.environ.update(env)
     current = settings()
-    logs.configure(current.log_level)
+    logs.configure(current.log_level, current.log.format)
     env["WOD_BACKEND__TOKEN"] = prepare(current)
     stack = Stack(env)
     stopping = False

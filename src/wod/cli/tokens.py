@@ -8,6 +8,7 @@ import typer
 
 from wod.cli.common import console, context, edge
 from wod.domain.roles import Role
+from wod.services.admin import audit
 from wod.services.admin.tokens import create_token, list_tokens, revoke_token
 
 app = typer.Typer(help="Admin api tokens.", no_args_is_help=True)
@@ -22,7 +23,9 @@ def add(
     ] = Role.viewer,
 ) -> None:
     """Create a token and print it, once (only its hash is kept)."""
-    token = create_token(context(), name, role)
+    ctx = context()
+    token = create_token(ctx, name, role)
+    audit.record(ctx, audit.cli_who(), audit.Action.token_add, f"token {name}", detail=role.value)
     console.print(f"{role.value} token {name!r} (shown once; use it as Authorization: Bearer …):")
     console.print(token, highlight=False)
 
@@ -41,5 +44,7 @@ def list_() -> None:
 @edge
 def revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
     """Revoke a token: it stops working at once."""
-    revoke_token(context(), name)
+    ctx = context()
+    revoke_token(ctx, name)
+    audit.record(ctx, audit.cli_who(), audit.Action.token_revoke, f"token {name}")
     console.print(f"token {name!r} revoked")

@@ -25,6 +25,8 @@ from wod.errors import ContentProblem, TemplateError
 
 SKIPPED_DIRS = frozenset({".ipynb_checkpoints", ".git", "__pycache__"})
 SKIPPED_FILES = frozenset({"wod.yml"})
+#: The ``field`` of the problems that are not an undefined variable (whose field is its name).
+_OTHER_FIELDS = frozenset({"template", "notebook"})
 
 _problems: contextvars.ContextVar[list[ContentProblem] | None] = contextvars.ContextVar(
     "wod_render_problems", default=None
@@ -179,6 +181,15 @@ def validate_notebook(text: str, label: str) -> list[ContentProblem]:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return [ContentProblem(label, "notebook", f"not a valid notebook after rendering: {first}")]
     return []
+
+
+def undefined_names(problems: Sequence[ContentProblem]) -> list[str] | None:
+    """The variables ``problems`` name when each of them is an undefined variable (one that a
+    ``create`` hook may still hand back); None when any is another error (syntax, a notebook
+    broken by its template)."""
+    if any(p.field in _OTHER_FIELDS for p in problems):
+        return None
+    return sorted({p.field for p in problems})
 
 
 def render_workshop(

@@ -2,10 +2,11 @@
 
 In order, later ones winning: the platform's own (branding, hosts), the variables files of the
 content layers (``variables/all.yml`` then ``variables/<WKSHP>.yml``, layer by layer), what
-derives from them for this seat (per-seat ports, the appliance target), and the seat's identity
-(``STDID``, ``WORKSHOP``, ``MODEWS``, ``PASSSTU`` for ``varpass``/``ldap`` workshops). Every
-variable is also reachable as ``hostvars[inventory_hostname]['…']``, as in notebooks written
-for the original platform.
+derives from them for this seat (per-seat ports), what the seat's ``create`` hooks handed back
+(an API token, a port: :attr:`SeatContext.produced`), the appliance target, and the seat's
+identity (``STDID``, ``WORKSHOP``, ``MODEWS``, ``PASSSTU`` for ``varpass``/``ldap`` workshops).
+Every variable is also reachable as ``hostvars[inventory_hostname]['…']``, as in notebooks
+written for the original platform.
 """
 
 from __future__ import annotations
@@ -24,6 +25,20 @@ from wod.settings import Settings
 #: The inventory host name ``hostvars[inventory_hostname][…]`` resolves through.
 INVENTORY_HOSTNAME = "wod"
 PLACEHOLDER_ADDRESS = "x.y.z.t"
+#: Names that what the hooks hand back never sets: the seat's identity, its password, its
+#: appliance (the agent installed the seat's key there) and the ``hostvars`` alias.
+PROTECTED_NAMES = frozenset(
+    {
+        "STDID",
+        "WORKSHOP",
+        "CHALLENGE",
+        "MODEWS",
+        "PASSSTU",
+        "WODRTARGET",
+        "inventory_hostname",
+        "hostvars",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,9 @@ class SeatContext:
     seat_min: int = 1  # first seat of the workshop's range: per-seat offsets count from it
     appliance: str | None = None  # "mono" (one shared) or "multi" (one per seat)
     layer_vars: Mapping[str, Any] = field(default_factory=dict)
+    #: What the seat's ``create`` hooks handed back: wins over the variables files and the
+    #: per-seat ports, never over :data:`PROTECTED_NAMES`.
+    produced: Mapping[str, Any] = field(default_factory=dict)
 
 
 def seat_context(
@@ -125,6 +143,7 @@ def seat_variables(
     variables.update(ctx.layer_vars)
     names = list(dict.fromkeys([folder, ctx.workshop]))
     variables.update(seat_ports(names, ctx.seat - ctx.seat_min, ctx.layer_vars))
+    variables.update({k: v for k, v in ctx.produced.items() if k not in PROTECTED_NAMES})
     target = appliance_target(ctx, folder)
     if target is not None:
         variables["WODRTARGET"] = target

@@ -102,6 +102,8 @@ class Location(Base):
     silent_since: Mapped[datetime | None]
     #: The newest content revision its agent holds, as it last said.
     content_revision: Mapped[str | None] = mapped_column(String(64))
+    #: The version of wod its agent runs, as its last heartbeat said.
+    agent_version: Mapped[str | None] = mapped_column(String(100))
     #: The process of its agent that last called (a new one has restarted: the jobs the old
     #: one was running are given again at once).
     agent_boot: Mapped[str | None] = mapped_column(String(64))
@@ -187,6 +189,13 @@ class Registration(Base):
         Index(None, "email"),
         Index(None, "reminder_due_at"),
         Index(None, "provision_due_at"),
+        # the retention timer's due rows: over, not anonymised yet (wod.services.admin.retention)
+        Index(
+            "ix_registration_retention_due",
+            "ended_at",
+            sqlite_where=text("anonymised_at IS NULL"),
+            postgresql_where=text("anonymised_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -217,6 +226,9 @@ class Registration(Base):
     erased_at: Mapped[datetime | None]
     #: The content its seat was made from (None: the hub host's own folders).
     content_revision_id: Mapped[int | None] = mapped_column(ForeignKey("content_revision.id"))
+    #: Set when the retention timer anonymised it (``retention.days`` after it ended): name and
+    #: company empty, the address replaced by its keyed hash (its badges still count).
+    anonymised_at: Mapped[datetime | None]
 
 
 class Job(Base):
@@ -254,13 +266,18 @@ class Job(Base):
     #: "api" for the jobs the api queues; anything else (e.g. "mail") is a verb the agent took
     #: by another transport: recorded and reported, but it moves no registration nor seat.
     source: Mapped[str] = mapped_column(String(20), default="api", server_default="api")
+    #: The id of the api request that queued it (``X-Request-ID``): its agent logs with it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Email(Base):
     """One email in the outbox; rendered when sent, at most one per dedupe key."""
 
     __tablename__ = "email"
-    __table_args__ = (Index(None, "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "registration_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"))
@@ -387,3 +404,36 @@ class ContentSync(Base):
     lease_until: Mapped[datetime | None]
     last_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    """One action of an admin, a viewer, an admin api token, a ``wod`` command or the
+    scheduler: who, what, when, from where, and how it went (:mod:`wod.services.admin.audit`)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index(None, "at"),
+        Index(None, "action", "at"),
+        # the retention timer's due rows: an address not yet forgotten
+        Index(
+            "ix_audit_event_address_due",
+            "at",
+            sqlite_where=text("address IS NOT NULL"),
+            postgresql_where=text("address IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    #: console, token, cli or scheduler
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    #: The console user or the token's name; the system user of a command.
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    #: done, refused or failed
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    #: The client's address (the host's name for a command); None once retention forgot it.
+    address: Mapped[str | None] = mapped_column(String(255))

@@ -10,9 +10,11 @@ import logging
 import threading
 from collections.abc import Callable
 
+from wod import metrics
 from wod.context import AppContext
 from wod.notify import Topic
 from wod.services import content, provisioning
+from wod.services.admin import retention
 from wod.services.mail import outbox
 from wod.services.registrations import timers
 from wod.services.registrations.relocate import relocate_waiting
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 CONTENT_INTERVAL = 5.0
 
 
+@metrics.SCHEDULER_PASS.time()
 def run_pass(ctx: AppContext) -> dict[str, int]:
     """One pass of every timer; counts of what was done."""
     return {
@@ -32,6 +35,7 @@ def run_pass(ctx: AppContext) -> dict[str, int]:
         "counters": timers.forget_rate_counters(ctx),
         "silent": provisioning.watch_silence(ctx),
         "relocated": relocate_waiting(ctx),  # after silence: its waiting ones move at once
+        "anonymised": retention.anonymise_due(ctx),
     }
 
 

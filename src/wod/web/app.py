@@ -13,7 +13,7 @@ from importlib.resources import files
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from wod import __version__, i18n
+from wod import __version__, i18n, logs, metrics
 from wod.admin.router import PATH as ADMIN_PATH
 from wod.admin.router import router as admin_router
 from wod.api.router import dev_router
@@ -33,6 +33,8 @@ from wod.web.problems import install_error_handlers
 from wod.web.state import WebState, attach
 
 log = logging.getLogger(__name__)
+#: Routes whose answers are logged at DEBUG unless they fail: the agents' polls, the probes.
+QUIET_ROUTES = ("/healthz", "/metrics", "/static", "/admin/static", "/api/v1/backend/")
 
 
 def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
@@ -74,6 +76,9 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
     # the admin console is in English only: its refusals too, whatever the browser asks
     app.add_middleware(LanguageMiddleware, fixed={ADMIN_PATH: i18n.DEFAULT})
     app.add_middleware(RequestTimeout, seconds=ctx.settings.api.request_timeout)
+    app.add_middleware(metrics.HttpMetrics, login=ADMIN_PATH + "/login")
+    # outermost: whatever is logged while a request is handled carries the request's id
+    app.add_middleware(logs.RequestContext, quiet=QUIET_ROUTES)
     install_error_handlers(app)
     app.include_router(api_router, prefix="/api/v1")
     if ctx.settings.mode is Mode.development:

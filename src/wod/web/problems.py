@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from wod.errors import (
@@ -23,6 +25,7 @@ from wod.errors import (
     WorkshopFull,
     WorkshopNotFound,
 )
+from wod.logs import route_of
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ STATUS: dict[type[Refusal], int] = {
     RateLimited: 429,
 }
 _HTTP_CODES = {
+    400: "bad_request",
     401: "not_authenticated",
     403: "forbidden",
     404: "not_found",
@@ -105,7 +109,9 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    # the route's template, not the path: a path may hold a manage token
+    where = route_of(request.scope) or "an unrouted path"
+    log.exception("unexpected error on %s %s", request.method, where)
     return problem(500, "internal_error", "Something went wrong on our side.")
 
 
@@ -114,3 +120,100 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(Exception, _unexpected)
+    _document_problems(app)
+
+
+# ------------------------------------------------------------- the problems in the OpenAPI document
+
+
+class FieldError(BaseModel):
+    """One problem with one input field."""
+
+    field: str = Field(description="The field, dotted for nested ones (`body` for the whole).")
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: the body of every error answer of the api."""
+
+    type: str = Field("about:blank", description="Always `about:blank`: `code` tells them apart.")
+    title: str = Field(description="`code` in words.")
+    status: int = Field(ge=400, le=599, description="The HTTP status of the answer.")
+    code: str = Field(description="Stable and machine-readable, e.g. `workshop_not_found`.")
+    detail: str = Field(description="For people, in the language of the request.")
+    errors: list[FieldError] = Field(
+        default_factory=list, description="Input errors (422) only: every field refused."
+    )
+
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_PROBLEM = {"schema": {"$ref": "#/components/schemas/Problem"}}
+#: What each status means wherever it is answered; a route may say more of its own.
+_MEANING = {
+    400: "`bad_request`: the body could not be read as text (not UTF-8).",
+    401: "`not_authenticated`: no token, or not a valid one (with `WWW-Authenticate: Bearer`).",
+    403: "`forbidden`: the token is valid but does not allow this.",
+    404: "`not_found`: no such object, or none the token may see.",
+    408: "`request_timeout`: the client paused longer than `api.request_timeout` while "
+    "sending its body.",
+    409: "`invalid_state`: the object is not in a state that allows this.",
+    413: "The body is over `api.max_body_size`: refused as announced (`Content-Length`, plain "
+    "text, before it is read) or as it is read (`body_too_large`).",
+    422: "`invalid_input`: a malformed body, a field or a parameter out of its rules; `errors` "
+    "lists every field.",
+    429: "`rate_limited`: too many attempts; `Retry-After` gives the seconds to wait.",
+    500: "`internal_error`: something unexpected (logged on the server).",
+}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "`Bearer`: the token goes in `Authorization: Bearer …`.",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "required": True,
+            "schema": {"type": "integer"},
+        }
+    },
+}
+
+
+def problem_responses(
+    *statuses: int, meaning: dict[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: the problem documents it answers with ``statuses``, each
+    described by its general meaning or by the route's own (``meaning``)."""
+    own = meaning or {}
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        content: dict[str, Any] = {PROBLEM_MEDIA_TYPE: _PROBLEM}
+        if status == 413:
+            content["text/plain"] = {"schema": {"type": "string"}}
+        response: dict[str, Any] = {"description": own.get(status, _MEANING[status])}
+        response["content"] = content
+        if status in _HEADERS:
+            response["headers"] = _HEADERS[status]
+        responses[status] = response
+    return responses
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document carries the schema of the problem documents the routes declare
+    (``problem_responses``), which no route returns as its model."""
+    build: Callable[[], dict[str, Any]] = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()  # kept by FastAPI as app.openapi_schema: completed once
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -94,7 +94,7 @@ def test_taken_ranges_count_broken_and_hidden_workshops(tmp_path: Path) -> None:
 
 
 def test_next_priority_puts_it_last() -> None:
-    assert next_priority(Content([SAMPLE_CONTENT])) == 3
+    assert next_priority(Content([SAMPLE_CONTENT])) == 4  # after WKSHP-SQL101's 3
     assert next_priority(Content([])) == 1
 
 

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_CONTENT
+from wod.content.layers import is_workshop_folder
 from wod.content.wodyml import WodYml, parse_wod_yml
 from wod.errors import ContentProblem
 
@@ -44,11 +45,15 @@ def parsed(tmp_path: Path, text: str) -> WodYml:
     return spec
 
 
-@pytest.mark.parametrize("folder", sorted(p.name for p in SAMPLE_CONTENT.iterdir()))
+@pytest.mark.parametrize(
+    "folder", sorted(p.name for p in SAMPLE_CONTENT.iterdir() if is_workshop_folder(p))
+)
 def test_sample_files_have_no_problem(folder: str) -> None:
     spec, problems = parse_wod_yml(SAMPLE_CONTENT / folder / "wod.yml")
     assert problems == []
-    assert spec is not None and spec.active and spec.seat_range is not None
+    assert spec is not None and spec.seat_range is not None
+    # WKSHP-SQL101 needs an appliance, which `wod up` has not: it ships inactive
+    assert spec.active is (folder != "WKSHP-SQL101")
 
 
 def test_complete_file(tmp_path: Path) -> None:

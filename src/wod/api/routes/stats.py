@@ -9,12 +9,18 @@ from fastapi import APIRouter, Query
 from wod.errors import Forbidden
 from wod.services.admin.stats import dashboard
 from wod.web.deps import Authenticated, Ctx
+from wod.web.problems import problem_responses
 from wod.wire import Stats
 
 router = APIRouter(tags=["stats"])
 
 
-@router.get("/stats")
+@router.get(
+    "/stats",
+    responses=problem_responses(
+        401, 403, 422, meaning={403: "`forbidden`: a manage token (the stats are for admins)."}
+    ),
+)
 def stats(
     ctx: Ctx, caller: Authenticated, days: Annotated[int, Query(ge=1, le=3660)] = 30
 ) -> Stats:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 from starlette.concurrency import run_in_threadpool
 
 from wod.api.schemas import WorkshopPublic
@@ -11,6 +13,8 @@ from wod.services import links
 from wod.services.catalogue import WorkshopView, find_workshop
 from wod.settings import Settings
 from wod.web.deps import Ctx, State
+from wod.web.problems import problem_responses
+from wod.wire import NO_NUL
 
 router = APIRouter(tags=["workshops"])
 
@@ -45,8 +49,16 @@ async def workshops(state: State) -> Response:
     return Response(snapshot.api_body, media_type="application/json")
 
 
-@router.get("/workshops/{slug}", response_model=WorkshopPublic)
-def workshop(ctx: Ctx, slug: str) -> WorkshopPublic:
+@router.get(
+    "/workshops/{slug}",
+    response_model=WorkshopPublic,
+    responses=problem_responses(
+        404, 422, meaning={404: "`workshop_not_found`: no active workshop with that slug."}
+    ),
+)
+def workshop(
+    ctx: Ctx, slug: Annotated[str, Path(max_length=100, pattern=NO_NUL)]
+) -> WorkshopPublic:
     """One active workshop."""
     view = find_workshop(ctx, slug)
     if view is None:

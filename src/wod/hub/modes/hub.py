@@ -35,8 +35,11 @@ class HubAccounts:
 
     mode = "hub"
 
-    def __init__(self, credentials: CredentialStore) -> None:
+    def __init__(self, credentials: CredentialStore, hub_api: str = "") -> None:
         self.credentials = credentials
+        #: The start of the ``JUPYTERHUB_API_URL`` of this hub's servers (:func:`hub_api_of`);
+        #: empty: no hub runs servers for these accounts, and no process is a seat's.
+        self.hub_api = hub_api
 
     def prepare(self, seat: int, username: str, home: Path) -> None:
         return None
@@ -48,15 +51,17 @@ class HubAccounts:
         self.credentials.remove(username)
 
     def kill_processes(self, username: str) -> int:
-        # Every seat runs as the hub's user: a seat's processes are those JupyterHub started
-        # for it, which carry JUPYTERHUB_USER in their environment (kernels inherit it).
+        # Every seat runs as the hub's user: a seat's processes are those this hub started for
+        # it, which carry JUPYTERHUB_USER and this hub's JUPYTERHUB_API_URL in their environment
+        # (kernels inherit it). Another hub of the same user (a second platform, another test
+        # run) has seats of the same names: its processes are not ours to kill.
         mine = os.getuid()
         seat_processes = []
         for process in psutil.process_iter(["uids"]):
             try:
                 if process.info["uids"].real != mine or process.pid == os.getpid():
                     continue
-                if process.environ().get("JUPYTERHUB_USER") == username:
+                if seat_by_hub_user(process, self.hub_api) == username:
                     seat_processes.append(process)
             except psutil.Error:
                 continue
@@ -66,12 +71,24 @@ class HubAccounts:
         return None
 
 
-def seat_by_hub_user(process: psutil.Process) -> str | None:
-    """The seat of a process by the ``JUPYTERHUB_USER`` of its environment."""
+def hub_api_of(settings: Settings) -> str:
+    """What the ``JUPYTERHUB_API_URL`` of the servers of the hub configured by ``settings``
+    starts with: the hub's own address (``hub.internal_port``), which no other hub shares."""
+    return f"http://127.0.0.1:{settings.hub.internal_port}/"
+
+
+def seat_by_hub_user(process: psutil.Process, hub_api: str) -> str | None:
+    """The seat of a process of the hub whose api starts with ``hub_api``, by the
+    ``JUPYTERHUB_USER`` of its environment; None for any other process."""
+    if not hub_api:
+        return None
     try:
-        user = process.environ().get("JUPYTERHUB_USER")
+        environment = process.environ()
     except psutil.Error:
         return None
+    if not environment.get("JUPYTERHUB_API_URL", "").startswith(hub_api):
+        return None
+    user = environment.get("JUPYTERHUB_USER")
     return user if user is not None and SEAT_NAME.fullmatch(user) else None
 
 
@@ -86,7 +103,7 @@ class HubMode(HostMode):
 
     def make_accounts(self) -> Accounts:
         store = self.credentials or FileCredentialStore(self.settings.backend.credentials_dir)
-        return HubAccounts(store)
+        return HubAccounts(store, hub_api_of(self.settings))
 
     def make_seat_files(self) -> SeatFiles:
         return LocalSeatFiles(self.settings.backend.students_dir)
@@ -95,7 +112,7 @@ class HubMode(HostMode):
         return SPAWNER.format_map(values)
 
     def seat_of(self, process: psutil.Process) -> str | None:
-        return seat_by_hub_user(process)
+        return seat_by_hub_user(process, hub_api_of(self.settings))
 
     def prepare_hub(self) -> None:
         self.settings.backend.credentials_dir.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """Making a database ready to serve one machine (``wod up``): the schema migrated, the content
-imported, the local location with its seats and a new agent token, and a first console user."""
+imported, the local location with its seats and its agent token (kept in the data folder and
+reused: a token in use is never replaced behind its agent's back), and a first console user."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from wod.content.check import CheckReport, check_content
 from wod.context import AppContext
 from wod.db.migrate import upgrade
+from wod.db.models import Location
 from wod.domain.roles import Role
+from wod.domain.secrets import hash_token
 from wod.errors import ContentProblem
 from wod.services.admin import users
 from wod.services.catalogue.importer import apply_import, plan_import
@@ -25,12 +30,18 @@ DEFAULT_SEATS = 20
 class Prepared:
     """What :func:`prepare_platform` did."""
 
-    token: str  # the local location's new agent token
+    token: str  # the local location's agent token
     workshops: int
     seats: tuple[int, int]
     problems: list[ContentProblem] = field(default_factory=list)
     first_admin: str | None = None  # the user made, its password in ``password_file``
     password_file: Path | None = None
+    token_replaced: str | None = None  # why the location's former token was replaced
+
+
+def agent_token_file(ctx: AppContext) -> Path:
+    """Where ``wod up`` keeps the local location's agent token (0600)."""
+    return ctx.settings.data_dir / "agent_token"
 
 
 def prepare_platform(ctx: AppContext, seats: tuple[int, int] | None = None) -> Prepared:
@@ -54,9 +65,31 @@ def prepare_platform(ctx: AppContext, seats: tuple[int, int] | None = None) -> P
             seat_max=high,
             now=now,
         )
-        token = rotate_token(session, location)
+        token, replaced = _agent_token(session, location, agent_token_file(ctx))
     made, password_file = _first_admin(ctx)
-    return Prepared(token, len(report.workshops), (low, high), report.errors, made, password_file)
+    return Prepared(
+        token, len(report.workshops), (low, high), report.errors, made, password_file, replaced
+    )
+
+
+def _agent_token(session: Session, location: Location, path: Path) -> tuple[str, str | None]:
+    """The token kept in ``path`` while it is the location's; else a new one, kept there (with
+    why the former one, if any, was replaced)."""
+    kept = path.read_text().strip() if path.is_file() else ""
+    if kept and location.token_hash == hash_token(kept):
+        return kept, None
+    replaced = None
+    if location.token_hash is not None:
+        replaced = "its token file was missing" if not kept else "its token file was out of date"
+    token = rotate_token(session, location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    tmp.replace(path)
+    return token, replaced
 
 
 def _range_ends(report: CheckReport) -> list[int]:

@@ -26,10 +26,12 @@ def heartbeat(ctx: AppContext, location: Location, beat: HeartbeatIn) -> Heartbe
         ]
     revision = current.digest if current is not None else None
     held = revision if revision in beat.revisions else next(reversed(beat.revisions), None)
-    if held != location.content_revision:
+    if held != location.content_revision or beat.version != location.agent_version:
         with ctx.db.write() as session:
             session.execute(
-                update(Location).where(Location.id == location.id).values(content_revision=held)
+                update(Location)
+                .where(Location.id == location.id)
+                .values(content_revision=held, agent_version=beat.version)
             )
     if revision is None:
         return HeartbeatOut(revision=None, bundles=[])

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session, aliased
 
-from wod import i18n
+from wod import i18n, metrics
 from wod.context import AppContext
-from wod.db.models import Email
+from wod.db.models import Email, Registration
 from wod.db.transitions import move
 from wod.domain.states import EmailState
 from wod.errors import InvalidState, MailError
@@ -136,6 +136,7 @@ def _deliver(ctx: AppContext, email: Email) -> int:
     with ctx.db.write() as session:
         row = session.get(Email, email.id)
         assert row is not None
+        first = row.sent_at is None  # sent again by an admin: not a provision to time
         move(
             session,
             row,
@@ -146,6 +147,8 @@ def _deliver(ctx: AppContext, email: Email) -> int:
             last_error=None,
             lease_until=None,
         )
+        holder = session.get(Registration, row.registration_id or 0) if first else None
+        metrics.email_sent(row.kind, holder.created_at if holder else None, ctx.clock.now())
     log.info("email %s sent: %s to registration %s", email.id, email.kind, email.registration_id)
     return 1
 
@@ -155,6 +158,7 @@ def _give_up(ctx: AppContext, email: Email, error: str) -> None:
         row = session.get(Email, email.id)
         assert row is not None
         move(session, row, EmailState.failed, attempts=row.attempts + 1, last_error=error)
+        metrics.email_failed(row.kind, given_up=True)
     log.error("email %s given up at once: %s", email.id, error)
 
 
@@ -165,6 +169,7 @@ def _retry(ctx: AppContext, email: Email, error: str) -> None:
         row = session.get(Email, email.id)
         assert row is not None
         attempts = row.attempts + 1
+        metrics.email_failed(row.kind, given_up=attempts >= outbox.attempts)
         if attempts >= outbox.attempts:
             move(session, row, EmailState.failed, attempts=attempts, last_error=error)
             log.error("email %s given up after %s attempts: %s", row.id, attempts, error)

@@ -21,6 +21,7 @@ from wod.db.models import ContentRevision, Job, Location, Registration, Seat, Wo
 from wod.db.transitions import move
 from wod.domain.states import JobState, RegistrationState, Verb
 from wod.errors import InvalidState, NotFound
+from wod.logs import current_request_id
 from wod.notify import Topic, note
 from wod.services.content.bundles import content_ref
 from wod.wire import ExternalJobIn, JobOrder, SeatOrder, WorkshopOrder
@@ -53,6 +54,7 @@ def enqueue_job(
         max_attempts=attempts,
         run_after=now,
         created_at=now,
+        request_id=current_request_id(),  # of the api request that queues it, if one does
     )
     session.add(job)
     session.flush()
@@ -142,6 +144,7 @@ def job_order(session: Session, job: Job) -> JobOrder:
         seat=SeatOrder(number=seat.number, username=seat.username) if seat else None,
         registration=job.registration_id,
         workshop=None if workshop is None else workshop_order(workshop),
+        request_id=job.request_id,
     )
 
 

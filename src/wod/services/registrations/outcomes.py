@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from wod import metrics
 from wod.context import AppContext
 from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
@@ -64,6 +65,7 @@ def record_report(
         _succeeded(ctx, session, job, report, now)
     else:
         fail_attempt(ctx, session, job, report.error or "the agent reported a failure", now)
+    metrics.job_ended(job.verb.value, job.state.value, now - (job.started_at or now))
     return job
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wod import metrics
 from wod.context import AppContext
 from wod.db.models import RateCounter
 from wod.errors import RateLimited
@@ -46,6 +47,7 @@ def _hit(session: Session, now: datetime, key: str, limit: int, window: timedelt
         counter.window_start, counter.count = now, 1
         return
     if counter.count >= limit:
+        metrics.rate_limited(key)
         wait = (counter.window_start + window - now).total_seconds()
         raise RateLimited(math.ceil(wait))
     counter.count += 1

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wod import i18n
+from wod import i18n, metrics
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
@@ -156,6 +156,7 @@ def check_domain(email: str, limits: RegistrationSettings) -> None:
         )
 
 
+@metrics.counted_registrations
 def register(
     ctx: AppContext, request: RegistrationRequest, client: str | None = None
 ) -> Registration:

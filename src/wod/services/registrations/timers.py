@@ -16,6 +16,7 @@ from typing import TypeVar
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
+from wod import metrics
 from wod.context import AppContext
 from wod.db.models import Job, RateCounter, Registration, Workshop
 from wod.domain.secrets import hash_token, manage_token, new_nonce
@@ -119,6 +120,7 @@ def expire_leases(ctx: AppContext) -> int:
     def retry(session: Session, job: Job) -> None:
         log.warning("job %s: lease expired (attempt %s)", job.id, job.attempts)
         fail_attempt(ctx, session, job, "lease expired: the agent did not report", now)
+        metrics.job_ended(job.verb.value, job.state.value, None)
 
     return _each_due(ctx, Job, due, (JobState.running,), retry)
 
