@@ -120,6 +120,25 @@ class InvalidState(Refusal):
     code = "invalid_state"
 
 
+class AddressLimitReached(InvalidState):
+    """This network address already has as many registrations running as one address may.
+
+    A conflict with the registrations the address holds (409), not a rate (429): no waiting
+    time lifts it, the end of one of them does (``registration.live_per_address``)."""
+
+    code = "address_limit_reached"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(
+            gettext(
+                "This network address already has %(limit)s registrations running, the most one "
+                "address may have at once; another can be made as soon as one of them ends.",
+                limit=limit,
+            )
+        )
+
+
 class NotAuthenticated(Refusal):
     """Credentials are missing or wrong."""
 

@@ -314,6 +314,15 @@ class RegistrationSettings(BaseModel):
         5, ge=1, description="Registration attempts per address and window."
     )
     rate_window: Duration = Field(timedelta(minutes=1), description="Window of the rate limits.")
+    live_per_address: int = Field(
+        10,
+        ge=0,
+        description="Live registrations (queued, provisioning, active or ending: holding or "
+        "waiting for a seat) one client address may have at once; another is refused (409 "
+        "address_limit_reached) until one ends. 0: no cap. The default leaves room for a small "
+        "group behind one address (a classroom, a company's NAT); a portal whose participants "
+        "register from home may take 3.",
+    )
     already_registered_every: Duration = Field(
         timedelta(minutes=10),
         description="At most one 'already registered' email per registration in this time.",
@@ -402,9 +411,27 @@ class HubSettings(BaseModel):
         description="Jupyter kernels the seats have (`wod hub venv` installs them; "
         "`wod workshops check` warns about notebooks asking for another).",
     )
-    lockout_attempts: int = Field(5, description="Failed logins that lock a seat out.")
+    lockout_attempts: int = Field(
+        5,
+        ge=1,
+        description="Failed logins from one address on one seat that lock that address out of "
+        "the seat (others still log in to it).",
+    )
     lockout_address_attempts: int = Field(
-        50, description="Failed logins from one address that lock the address out."
+        50, ge=1, description="Failed logins from one address that lock the address out."
+    )
+    lockout_seat_attempts: int = Field(
+        100,
+        ge=1,
+        description="Failed logins on one seat, from any address, that lock the seat for "
+        "everyone; its participant lifts that with the start button of the manage page.",
+    )
+    unlock_key: SecretStr | None = Field(
+        None,
+        description="Key the api signs the manage page's unlock links with and the hub's "
+        "authenticator checks them with: the same on the api and every hub host. Unset: derived "
+        "from secret_key (nothing to set when they share the settings); a hub host in "
+        "production with the default secret_key and no unlock_key takes no unlock link.",
     )
     lockout_duration: float = Field(300.0, description="Seconds a login lockout lasts.")
     lockout_window: float = Field(

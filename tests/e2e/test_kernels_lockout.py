@@ -1,16 +1,19 @@
 """On a real JupyterHub: every kernel ``hub.kernels`` declares starts in a seat and runs a cell,
 in both account modes; a bash-kernel notebook of a sample workshop executes through the kernel
-API and its completion counts; repeated wrong passwords lock a seat out for a while."""
+API and its completion counts; repeated wrong passwords lock a seat out for a while, and the
+start button of the participant's manage page lifts that lockout."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -214,3 +217,55 @@ def test_repeated_wrong_passwords_lock_the_seat_for_a_while(hub_stack: LocalStac
     wait_for(lifted, 30, "the lockout to lift")
     log = (hub_stack.ctx.settings.hub.dir / "jupyterhub.log").read_text()
     assert f"seat {username} locked out" in log and "is locked out for" in log
+
+
+@pytest.fixture
+def locking_stack(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator[LocalStack]:
+    """Lockouts that do not run out during the test: only an unlock link lifts them."""
+    settings = stack_settings(tmp_path, database_url)
+    hub = settings.hub.model_copy(
+        update={"lockout_attempts": 3, "lockout_seat_attempts": 3, "lockout_duration": 3600.0}
+    )
+    with local_stack(settings.model_copy(update={"hub": hub}), clock) as stack:
+        yield stack
+
+
+def test_the_manage_pages_start_button_lifts_the_lockout_of_its_own_seat(
+    locking_stack: LocalStack, clock: FakeClock
+) -> None:
+    stack = locking_stack
+    # the api signs unlock tokens on its clock, the hub checks them on the host's: in
+    # production both tell the real time
+    clock.set(max(clock.now(), datetime.now(UTC)))
+    username, password = register(stack, "unlock@example.org", "WKSHP-Python101")
+    found: list[dict[str, str]] = httpx.get(f"{stack.api.url}/api/v1/dev/mail").json()
+    welcome = next(m for m in found if m["to"] == "unlock@example.org" and "/manage/" in m["text"])
+    manage = re.search(r"(http\S+/manage/[\w-]+)", welcome["text"])
+    assert manage, welcome["text"]
+    hub_url = stack.ctx.settings.hub.public_url
+    for _ in range(3):
+        with pytest.raises(PermissionError):
+            login(hub_url, username, "wrong-password")
+    with pytest.raises(PermissionError):  # locked, and it does not run out by itself
+        login(hub_url, username, password)
+    forged = httpx.get(
+        f"{hub_url}/hub/wod-unlock/{username}",
+        params={"token": "9999999999.0123456789abcdef0123456789abcdef"},
+    )
+    assert forged.status_code == 302 and "/hub/login" in forged.headers["location"]
+    with pytest.raises(PermissionError):  # a forged token lifts nothing
+        login(hub_url, username, password)
+    start = httpx.get(f"{manage[1]}/start")
+    assert start.status_code == 303
+    assert start.headers["location"].startswith(f"{hub_url}/hub/wod-unlock/{username}?token=")
+    unlocked = httpx.get(start.headers["location"])  # what the browser does next
+    assert unlocked.status_code == 302
+    assert unlocked.headers["location"].startswith("/hub/login?next=")
+    assert f"/user/{username}/lab/tree/WKSHP-Python101/0-ReadMeFirst.ipynb" in unquote(
+        unlocked.headers["location"]
+    )
+    login(hub_url, username, password).close()
+    log = (stack.ctx.settings.hub.dir / "jupyterhub.log").read_text()
+    assert f"seat {username} locked out" in log
+    assert f"unlock link for '{username}' from 127.0.0.1 refused" in log
+    assert f"seat {username} unlocked by its participant's link" in log

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.factories import code, make_workshop, markdown, notebook
-from wod.backend.hooks import Hooks, hook_environment
+from wod.backend.hooks import MASK, Hooks, hook_environment
 from wod.backend.orders import local_orders
 from wod.backend.verbs import Verbs
 from wod.cli.main import app
@@ -480,3 +480,42 @@ def test_the_check_reports_the_agents_appliance_key(tmp_path: Path) -> None:
     assert f"{key}: mode 644, expected 600 (ssh refuses it)" in [f.what for f in report.findings]
     repair(report)
     assert key.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_job_log_never_shows_a_secret_a_hook_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WOD_BACKEND__TOKEN", "wodl_" + "a1" * 20)
+    settings_file = tmp_path / "agent.env"  # the hook can read the agent's settings
+    settings_file.write_text(f"WOD_BACKEND__TOKEN={os.environ['WOD_BACKEND__TOKEN']}\n")
+    layer = tmp_path / "content"
+    make_workshop(layer, "WKSHP-Leak", (1, 3))
+    (layer / "scripts").mkdir()
+    (layer / "scripts" / "create-WKSHP-Leak.sh").write_text(
+        'echo "password $WOD_PASSWORD, again $randompw"\n'
+        # the password in two writes; the agent's token read from its settings
+        'printf "%s" "${WOD_PASSWORD:0:3}"; printf "%s\\n" "${WOD_PASSWORD:3}"\n'
+        f"cat {settings_file}\n"
+        'echo "MINTED: minted-$WOD_SEAT-secret-value" >> "$WOD_VARIABLES_FILE"\n'
+        "exit 0\n"
+    )
+    (layer / "scripts" / "post-copy-WKSHP-Leak.sh.j2").write_text("echo 'minted {{ MINTED }}'\n")
+    verbs, content = local_verbs(tmp_path, [layer])
+    report = run_verb(verbs, content, "CREATE", "WKSHP-Leak", 2)
+    assert report.ok, report.log
+    assert report.password and report.password not in report.log
+    lines = [line.split(" ", 1)[1] for line in report.log.splitlines()]  # no time stamps
+    assert f"  | password {MASK}, again {MASK}" in lines and f"  | {MASK}" in lines
+    assert "a1a1a1" not in report.log and f"  | WOD_BACKEND__TOKEN={MASK}" in lines
+    # a value a create hook handed back is the seat's secret when its name says so
+    assert "minted-2-secret-value" in report.log  # MINTED is not a secret-looking name
+    monkeypatch.setenv("WOD_BACKEND__TOKEN", "wodl_" + "b2" * 20)
+    (layer / "scripts" / "create-WKSHP-Leak.sh").write_text(
+        'echo "APITOKEN: minted-$WOD_SEAT-token-value" >> "$WOD_VARIABLES_FILE"\n'
+    )
+    (layer / "scripts" / "post-copy-WKSHP-Leak.sh.j2").write_text(
+        "echo 'token {{ APITOKEN }}'; exit 3\n"
+    )
+    failed = run_verb(verbs, content, "CREATE", "WKSHP-Leak", 2)
+    assert not failed.ok and "minted-2-token-value" not in failed.log
+    assert f"  | token {MASK}" in [line.split(" ", 1)[1] for line in failed.log.splitlines()]

@@ -175,6 +175,7 @@ def test_personal_data_go_after_the_retention_days_and_the_figures_stay(
         assert registration is not None
         assert (registration.name, registration.company, registration.email) == ("", "", pseudonym)
         assert registration.manage_token_hash is None and registration.anonymised_at is not None
+        assert registration.client_key is None  # the hash of the address it came from
         assert registration.completion == 80 and registration.state is RegistrationState.ended
         mails = list(s.scalars(select(Email).where(Email.registration_id == adas[2])))
         assert {m.kind for m in mails} >= {"welcome", "credentials", "final", "level_badge"}

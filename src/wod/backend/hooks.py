@@ -4,7 +4,8 @@ layer order (public first). A ``.sh.j2`` script is rendered with the seat's vari
 
 Contract: the environment (see :func:`hook_environment` and docs/reference/hooks.md), the
 script's own folder as working directory, no standard input, a timeout (then the whole process
-group is killed), output into the job log. A failing ``create``/``post-copy`` hook fails the job
+group is killed), output into the job log with every secret the agent knows masked
+(:class:`Redactor`, :func:`hook_secrets`). A failing ``create``/``post-copy`` hook fails the job
 (:class:`HookScriptError`); a failing ``cleanup``/``reset`` hook is logged and the verb goes on.
 ``create`` hooks may hand variables back (:func:`read_handed_back`): ``KEY: value`` lines in the
 file that ``WOD_VARIABLES_FILE`` names, or in the original platform's
@@ -13,18 +14,23 @@ file that ``WOD_VARIABLES_FILE`` names, or in the original platform's
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
+import re
+import shlex
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, SecretStr
 
+from wod.backend.appliances import KEY_NAME, SSH_CONFIG_ENV
 from wod.content.layers import Content
 from wod.content.render import make_environment, render_text
 from wod.content.variables import environment_names
@@ -36,6 +42,114 @@ OUTPUT_LIMIT = 20_000
 PROTECTED = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LD_PRELOAD", "LD_LIBRARY_PATH")
 #: The environment variable naming the file a ``create`` hook appends ``KEY: value`` lines to.
 VARIABLES_FILE_ENV = "WOD_VARIABLES_FILE"
+#: What a secret in a hook's output becomes in the job log.
+MASK = "********"
+#: Shorter values are not masked: masking every "abc" would garble the log for no secret.
+SECRET_MIN = 4
+#: Names of variables whose values are secrets (``PWD`` and ``OLDPWD`` are folders).
+_SECRET_NAME = re.compile(
+    r"PASSW|^PASS|_PASS|PASS$|TOKEN|SECRET|PRIVATE|CREDENTIAL|API_?KEY|^RANDOMPW$", re.IGNORECASE
+)
+_CHUNK = 65536
+
+
+class Redactor:
+    """Masks every occurrence of the secrets it was given (with :data:`MASK`) in text fed in
+    pieces: a secret split across two pieces is still masked, because the end of a piece that
+    could be the start of one is held back until the next piece (or :meth:`flush`)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        found = sorted({s for s in secrets if len(s.strip()) >= SECRET_MIN}, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, found))) if found else None
+        self._hold = max(map(len, found), default=1) - 1
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        """The masked text that is certain so far."""
+        if self._pattern is None:
+            return text
+        buffer = self._pending + text
+        # A match that starts before ``safe`` lies wholly in the buffer, whatever comes next.
+        safe = len(buffer) - self._hold
+        out, cut = [], 0
+        for match in self._pattern.finditer(buffer):
+            if match.start() >= safe:
+                break
+            out += [buffer[cut : match.start()], MASK]
+            cut = match.end()
+        end = max(cut, safe)
+        out.append(buffer[cut:end])
+        self._pending = buffer[end:]
+        return "".join(out)
+
+    def flush(self) -> str:
+        """The rest, masked: the text is over."""
+        rest, self._pending = self._pending, ""
+        return self._pattern.sub(MASK, rest) if self._pattern is not None else rest
+
+    def redact(self, text: str) -> str:
+        """``text`` (a whole one) masked."""
+        return self.feed(text) + self.flush()
+
+
+def _secret_values(values: Mapping[str, Any]) -> list[str]:
+    return [
+        str(value)
+        for name, value in values.items()
+        if _SECRET_NAME.search(name)
+        and isinstance(value, str | int)
+        and not isinstance(value, bool)
+    ]
+
+
+def _key_lines(path: Path) -> list[str]:
+    """A private key file's text and each line of its body (a hook may print a part of it)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    lines = [line.strip() for line in text.splitlines()]
+    return [text.strip(), *(line for line in lines if line and not line.startswith("-----"))]
+
+
+def _identity_files(env: Mapping[str, str]) -> list[Path]:
+    """The private keys the appliance ssh config given to the hook names, and the seat's own."""
+    found = [Path(env["WOD_HOME"]) / ".ssh" / KEY_NAME] if env.get("WOD_HOME") else []
+    config = env.get(SSH_CONFIG_ENV)
+    if config:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(config).read_text().splitlines():
+                words = shlex.split(line)
+                if len(words) == 2 and words[0].lower() == "identityfile":
+                    found.append(Path(words[1]))
+    return found
+
+
+def hook_secrets(
+    env: Mapping[str, str], variables: Mapping[str, Any], known: Iterable[str] = ()
+) -> list[str]:
+    """Every secret a hook's output may show, to mask it: ``known`` (what the agent passes),
+    the seat password and every value of a secret-looking name (password, token, secret, key)
+    in the hook's environment, the workshop variables and the agent's own ``WOD_`` settings
+    in its environment, and the private keys of the appliance and of the seat."""
+    agent = {k: v for k, v in os.environ.items() if k.startswith("WOD_")}
+    found = [*known, *_secret_values(env), *_secret_values(variables), *_secret_values(agent)]
+    for key in _identity_files(env):
+        found += _key_lines(key)
+    return found
+
+
+def settings_secrets(settings: BaseModel) -> list[str]:
+    """Every secret of the agent's settings (its token, the hub's token, the SMTP and LDAP
+    passwords, …), however they were given: a file, the environment or a default."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found += settings_secrets(value)
+    return found
 
 
 def pass_files(content: Content, names: list[str], seat: int) -> list[Path]:
@@ -128,9 +242,12 @@ def hook_environment(
 class Hooks:
     """Finds and runs the hook scripts of the content layers."""
 
-    def __init__(self, content: Content, timeout: float) -> None:
+    def __init__(self, content: Content, timeout: float, secrets: Iterable[str] = ()) -> None:
         self.content = content
         self.timeout = timeout
+        #: Secrets of the agent (its token, the hub's) to mask in the output besides those
+        #: :func:`hook_secrets` finds.
+        self.secrets = tuple(secrets)
 
     def run(
         self,
@@ -156,14 +273,17 @@ class Hooks:
     ) -> None:
         log(f"hook {script}")
         started = time.monotonic()
+        redactor = Redactor(hook_secrets(env, variables, self.secrets))
         try:
             with tempfile.TemporaryDirectory(prefix="wod-hook-") as scratch:
                 command = self._command(script, variables, Path(scratch))
-                returncode, output = self._execute(command, script.parent, env, Path(scratch))
+                returncode, output = self._execute(
+                    command, script.parent, env, Path(scratch), redactor
+                )
         except (TemplateError, OSError) as exc:  # not rendered, or could not start
-            returncode, output = -1, f"{type(exc).__name__}: {exc}"
+            returncode, output = -1, redactor.redact(f"{type(exc).__name__}: {exc}")
         elapsed = time.monotonic() - started
-        for line in output[-OUTPUT_LIMIT:].splitlines():
+        for line in output.splitlines():
             log(f"  | {line}")
         if returncode == 0:
             log(f"hook {script.name} ok in {elapsed:.2f} s")
@@ -194,7 +314,12 @@ class Hooks:
         return ["/bin/bash", str(script)]  # no interpreter named: bash, as the original ran them
 
     def _execute(
-        self, command: list[str], cwd: Path, env: Mapping[str, str], scratch: Path
+        self,
+        command: list[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        scratch: Path,
+        redactor: Redactor,
     ) -> tuple[int | None, str]:
         # Output goes to a file, not a pipe: a background process the hook leaves running
         # (a daemon it started) keeps a pipe open, and waiting for its end would time out.
@@ -216,4 +341,16 @@ class Hooks:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
                 returncode = None
-        return returncode, output.read_text(errors="replace")
+        return returncode, masked_tail(output, redactor)
+
+
+def masked_tail(path: Path, redactor: Redactor, limit: int = OUTPUT_LIMIT) -> str:
+    """The last ``limit`` characters of the output in ``path``, masked: read in pieces through
+    the redactor, so that neither a piece's end nor the cut of the tail shows part of a
+    secret."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    tail = ""
+    with path.open("rb") as source:
+        while chunk := source.read(_CHUNK):
+            tail = (tail + redactor.feed(decoder.decode(chunk)))[-limit:]
+    return (tail + redactor.feed(decoder.decode(b"", final=True)) + redactor.flush())[-limit:]

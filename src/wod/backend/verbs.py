@@ -29,6 +29,7 @@ from wod.backend.hooks import (
     hook_environment,
     pass_files,
     read_handed_back,
+    settings_secrets,
 )
 from wod.backend.ldap import LdapPasswords
 from wod.content.completion import Notebook, completion_percent, load_notebook
@@ -179,7 +180,8 @@ class Verbs:
     # ------------------------------------------------------------------ helpers
 
     def _hooks(self, order: Order) -> Hooks:
-        return Hooks(order.content, self.settings.backend.hook_timeout)
+        secrets = settings_secrets(self.settings)
+        return Hooks(order.content, self.settings.backend.hook_timeout, secrets)
 
     def _source(self, order: Order) -> Path:
         slug = order.slug

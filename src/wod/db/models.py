@@ -189,6 +189,7 @@ class Registration(Base):
         Index(None, "email"),
         Index(None, "reminder_due_at"),
         Index(None, "provision_due_at"),
+        Index(None, "client_key", "state"),
         # the retention timer's due rows: over, not anonymised yet (wod.services.admin.retention)
         Index(
             "ix_registration_retention_due",
@@ -229,6 +230,9 @@ class Registration(Base):
     #: Set when the retention timer anonymised it (``retention.days`` after it ended): name and
     #: company empty, the address replaced by its keyed hash (its badges still count).
     anonymised_at: Mapped[datetime | None]
+    #: A keyed hash of the client address it was made from, for the cap on live registrations
+    #: per address (``registration.live_per_address``); None when made without one (a command).
+    client_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Job(Base):

@@ -1,9 +1,13 @@
 """The ``wod`` JupyterHub authenticator: a seat logs in with the password the backend agent set.
 
 Hub mode checks it against the argon2 hashes of :class:`FileCredentialStore`; system mode
-against the Linux account through PAM. Either way repeated failures lock a seat, and an
-address, out for a while (what the original platform left to fail2ban), and every lockout is
-logged. Configured by ``wod hub config`` (``c.JupyterHub.authenticator_class = "wod"``).
+against the Linux account through PAM. Repeated failures lock out (what the original platform
+left to fail2ban), narrowest first (:class:`LoginGuard`): an address that fails on a seat is
+locked out of that seat while others still log in to it; an address that fails on many seats
+is locked out of all; only a seat failed from very many addresses is locked for everyone, and
+its participant lifts that with the start button of their manage page (an unlock link,
+:mod:`wod.domain.unlock`). Every lockout is logged. Configured by ``wod hub config``
+(``c.JupyterHub.authenticator_class = "wod"``).
 """
 
 from __future__ import annotations
@@ -11,13 +15,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from jupyterhub.auth import Authenticator
+from jupyterhub.handlers import BaseHandler
+from tornado.httputil import url_concat
 from traitlets import Float, Integer, Unicode, default
 
+from wod.domain.unlock import valid_unlock_token
 from wod.hub.credentials import FileCredentialStore, valid_username
+
+#: Keys that ``Lockout`` forgets first once it holds this many (addresses are unbounded).
+MAX_KEYS = 100_000
 
 
 class Lockout:
@@ -35,6 +46,8 @@ class Lockout:
 
     def fail(self, key: str, limit: int, now: float) -> bool:
         """Count a failure; True when it locks the key."""
+        if len(self.failures) >= MAX_KEYS:
+            self.forget(now)
         attempts = self.failures.setdefault(key, deque())
         attempts.append(now)
         while attempts and attempts[0] < now - self.window:
@@ -48,6 +61,81 @@ class Lockout:
     def succeed(self, key: str) -> None:
         self.failures.pop(key, None)
 
+    def lift(self, key: str) -> bool:
+        """End the key's lockout and forget its failures; True when it was locked."""
+        self.failures.pop(key, None)
+        return self.locked_until.pop(key, None) is not None
+
+    def forget(self, now: float) -> None:
+        """Drop the keys whose failures are out of the window and whose lockout is over."""
+        for key in [k for k, v in self.failures.items() if not v or v[-1] < now - self.window]:
+            del self.failures[key]
+        for key in [k for k, until in self.locked_until.items() if until <= now]:
+            del self.locked_until[key]
+
+
+class LoginGuard:
+    """Which failed logins lock whom out, narrowest first: an address on one seat
+    (``per_address_seat``), an address on any seat (``per_address``), a seat from any address
+    (``per_seat``, set much higher: anyone can fail on a seat whose name they guess)."""
+
+    def __init__(
+        self,
+        *,
+        per_address_seat: int,
+        per_address: int,
+        per_seat: int,
+        window: float,
+        duration: float,
+    ) -> None:
+        self.lockout = Lockout(window, duration)
+        self.limits = (per_address_seat, per_address, per_seat)
+
+    @staticmethod
+    def keys(username: str, address: str) -> tuple[str, str, str]:
+        """The keys a login counts against, in the order of :attr:`limits`."""
+        return (f"address {address} on seat {username}", f"address {address}", f"seat {username}")
+
+    def refused(self, username: str, address: str, now: float) -> tuple[str, float] | None:
+        """The lockout that refuses this login (key, seconds left), or None."""
+        for key in self.keys(username, address):
+            wait = self.lockout.locked(key, now)
+            if wait:
+                return key, wait
+        return None
+
+    def failed(self, username: str, address: str, now: float) -> list[tuple[str, int]]:
+        """Count a failed login; the lockouts it started (key, limit)."""
+        counted = zip(self.keys(username, address), self.limits, strict=True)
+        return [(key, limit) for key, limit in counted if self.lockout.fail(key, limit, now)]
+
+    def succeeded(self, username: str, address: str) -> None:
+        """A good login forgets the failures of this address on this seat and of the seat."""
+        pair, _, seat = self.keys(username, address)
+        self.lockout.succeed(pair)
+        self.lockout.succeed(seat)
+
+    def lift(self, username: str, address: str) -> list[str]:
+        """End the seat's own lockouts, for everyone and for this address; the keys lifted.
+        The lockout of an address over all seats stays: it is not the seat's to lift."""
+        pair, _, seat = self.keys(username, address)
+        return [key for key in (pair, seat) if self.lockout.lift(key)]
+
+
+class UnlockHandler(BaseHandler):  # type: ignore[misc]
+    """``GET /hub/wod-unlock/<seat>?token=…&next=…``: with a valid unlock token, lift the
+    seat's lockouts; then, valid or not, the login page (``next`` kept)."""
+
+    def get(self, username: str) -> None:
+        authenticator = self.authenticator
+        token = self.get_argument("token", "")
+        address = self.request.remote_ip or "unknown"
+        if isinstance(authenticator, WodAuthenticator):
+            authenticator.unlock(username, token, address)
+        next_url = self.get_argument("next", "")
+        login = self.settings.get("login_url") or self.hub.base_url + "login"
+        self.redirect(url_concat(login, {"next": next_url}) if next_url else login)
+
 
 class WodAuthenticator(Authenticator):  # type: ignore[misc]
     """Seats ``studentN`` with the passwords of the wod backend agent."""
@@ -59,12 +147,20 @@ class WodAuthenticator(Authenticator):  # type: ignore[misc]
         "store", config=True, help="'store' (hub mode: the hashes) or 'pam' (system mode)."
     )
     pam_service = Unicode("login", config=True, help="PAM service of the 'pam' check.")
-    lockout_attempts = Integer(5, config=True, help="Failed logins of one seat that lock it.")
+    lockout_attempts = Integer(
+        5, config=True, help="Failed logins from one address on one seat that lock it out of it."
+    )
     lockout_address_attempts = Integer(
-        50, config=True, help="Failed logins from one address that lock the address."
+        50, config=True, help="Failed logins from one address that lock the address out."
+    )
+    lockout_seat_attempts = Integer(
+        100, config=True, help="Failed logins on one seat, from any address, that lock the seat."
     )
     lockout_window = Float(300.0, config=True, help="Seconds over which failures count.")
     lockout_duration = Float(300.0, config=True, help="Seconds a lockout lasts.")
+    unlock_key = Unicode(
+        "", config=True, help="Key of the api's unlock links (empty: unlock links are off)."
+    )
 
     @default("allow_all")
     def _allow_all(self) -> bool:
@@ -73,7 +169,31 @@ class WodAuthenticator(Authenticator):  # type: ignore[misc]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._lockout = Lockout(self.lockout_window, self.lockout_duration)
+        self.guard = LoginGuard(
+            per_address_seat=self.lockout_attempts,
+            per_address=self.lockout_address_attempts,
+            per_seat=self.lockout_seat_attempts,
+            window=self.lockout_window,
+            duration=self.lockout_duration,
+        )
+        #: The lockouts' clock (seconds, monotonic) and the unlock tokens' (seconds since the
+        #: epoch, as the api signs them); tests replace them.
+        self.monotonic: Callable[[], float] = time.monotonic
+        self.wall_clock: Callable[[], float] = time.time
+
+    def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
+        handlers: list[tuple[str, Any]] = super().get_handlers(app)
+        return [*handlers, (r"/wod-unlock/([a-z][a-z0-9_-]{0,31})", UnlockHandler)]
+
+    def unlock(self, username: str, token: str, address: str) -> bool:
+        """Lift the lockouts of seat ``username`` (for everyone, and for ``address``) when
+        ``token`` is a valid unlock token of that seat; whether it was."""
+        if not valid_unlock_token(self.unlock_key, username, token, self.wall_clock()):
+            self.log.warning("wod: unlock link for %r from %s refused", username, address)
+            return False
+        for key in self.guard.lift(username, address):
+            self.log.warning("wod: %s unlocked by its participant's link", key)
+        return True
 
     def _check(self, username: str, password: str) -> bool:
         if not valid_username(username) or not password:
@@ -92,26 +212,20 @@ class WodAuthenticator(Authenticator):  # type: ignore[misc]
         username = self.normalize_username(str(data.get("username", "")))
         password = str(data.get("password", ""))
         address = getattr(getattr(handler, "request", None), "remote_ip", None) or "unknown"
-        now = time.monotonic()
-        keys = {
-            f"seat {username}": self.lockout_attempts,
-            f"address {address}": self.lockout_address_attempts,
-        }
-        for key in keys:
-            wait = self._lockout.locked(key, now)
-            if wait:
-                self.log.warning("wod: login refused, %s is locked out for %.0f s more", key, wait)
-                return None
+        refused = self.guard.refused(username, address, self.monotonic())
+        if refused is not None:
+            key, wait = refused
+            self.log.warning("wod: login refused, %s is locked out for %.0f s more", key, wait)
+            return None
         if await asyncio.to_thread(self._check, username, password):
-            self._lockout.succeed(f"seat {username}")
+            self.guard.succeeded(username, address)
             return str(username)
         self.log.warning("wod: failed login for %r from %s", username, address)
-        for key, limit in keys.items():
-            if self._lockout.fail(key, limit, now):
-                self.log.warning(
-                    "wod: %s locked out for %.0f s after %d failed logins",
-                    key,
-                    self.lockout_duration,
-                    limit,
-                )
+        for key, limit in self.guard.failed(username, address, self.monotonic()):
+            self.log.warning(
+                "wod: %s locked out for %.0f s after %d failed logins",
+                key,
+                self.lockout_duration,
+                limit,
+            )
         return None

@@ -8,13 +8,25 @@ import shutil
 import sys
 from pathlib import Path
 
+from wod.domain.unlock import derive_unlock_key
 from wod.errors import ConfigError
 from wod.hub.modes import HostMode, load_host_mode
-from wod.settings import Settings
+from wod.settings import DEV_SECRET_KEY, Mode, Settings
 
 #: What the backend agent may do through the hub API, and nothing more.
 BACKEND_SCOPES = ["admin:users", "admin:servers", "list:users", "read:users"]
 SERVICE_NAME = "wod-backend"
+
+
+def unlock_key(settings: Settings) -> str:
+    """The key of the unlock links (``hub.unlock_key``, else derived from ``secret_key``);
+    empty in production when neither is set: a known key would let anyone sign them."""
+    if settings.hub.unlock_key is not None:
+        return settings.hub.unlock_key.get_secret_value()
+    secret = settings.secret_key.get_secret_value()
+    if settings.mode is Mode.production and secret == DEV_SECRET_KEY:
+        return ""
+    return derive_unlock_key(secret)
 
 
 def find_proxy(settings: Settings) -> str:
@@ -57,6 +69,7 @@ def render_config(settings: Settings, mode: HostMode | None = None) -> str:
         "home_template": f"{students}/{{username}}",
         "singleuser": str(singleuser_bin(settings)),
         "token": hub.api_token.get_secret_value(),
+        "unlock_key": unlock_key(settings),
     }
     v = {k: repr(val) for k, val in values.items()}
     return f"""# Written by `wod hub config` for the {mode.name} account mode.
@@ -81,6 +94,8 @@ c.JupyterHub.authenticator_class = "wod"
 c.WodAuthenticator.credentials_dir = {v["credentials_dir"]}
 c.WodAuthenticator.lockout_attempts = {hub.lockout_attempts}
 c.WodAuthenticator.lockout_address_attempts = {hub.lockout_address_attempts}
+c.WodAuthenticator.lockout_seat_attempts = {hub.lockout_seat_attempts}
+c.WodAuthenticator.unlock_key = {v["unlock_key"]}
 c.WodAuthenticator.lockout_duration = {hub.lockout_duration!r}
 c.WodAuthenticator.lockout_window = {hub.lockout_window!r}
 

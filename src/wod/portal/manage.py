@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wod import i18n
 from wod.domain.wording import status_text
@@ -14,6 +14,7 @@ from wod.errors import Refusal
 from wod.i18n import _
 from wod.portal.page import not_found, render
 from wod.services import registrations
+from wod.services.registrations.unlock import unlock_start_url
 from wod.web import csrf
 from wod.web.deps import Ctx
 from wod.web.problems import status_of
@@ -48,6 +49,17 @@ def _manage_page(
 @router.get("/manage/{token}", response_class=HTMLResponse)
 def manage_page(request: Request, ctx: Ctx, token: str) -> Response:
     return _manage_page(request, ctx, token)
+
+
+@router.get("/manage/{token}/start")
+def start(request: Request, ctx: Ctx, token: str) -> Response:
+    """The start button: the seat's start link through the hub's unlock link, which lifts a
+    login lockout of the participant's own seat."""
+    url = unlock_start_url(ctx, token)
+    response = not_found(request, "manage") if url is None else RedirectResponse(url, 303)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/manage/{token}/{action}", response_class=HTMLResponse)

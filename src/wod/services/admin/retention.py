@@ -121,6 +121,7 @@ def _strip(session: Session, registration: Registration, pseudonym: str) -> None
     registration.manage_token_hash = None
     registration.manage_nonce = ""
     registration.password_enc = None
+    registration.client_key = None  # the keyed hash of the client's address
     session.execute(
         delete(Email).where(
             Email.registration_id == registration.id, Email.state == EmailState.pending

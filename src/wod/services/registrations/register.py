@@ -42,6 +42,7 @@ from wod.services.mail.kinds import ALREADY_REGISTERED, WELCOME
 from wod.services.mail.queue import queue_email
 from wod.services.provisioning.jobs import enqueue_job
 from wod.services.registrations import ratelimit
+from wod.services.registrations.address_cap import check_address_cap, client_key
 from wod.settings import RegistrationSettings
 
 
@@ -162,7 +163,8 @@ def register(
 ) -> Registration:
     """Register one participant: the new registration (``queued``) with its seat reserved.
 
-    ``client`` is the caller's network address, for the rate limits. When the address already
+    ``client`` is the caller's network address, for the rate limits and the cap on its live
+    registrations (:class:`~wod.errors.AddressLimitReached`). When the email address already
     has a live registration, its manage link is emailed again (only the mailbox owner can act
     on it) and :class:`AlreadyRegistered` is raised."""
     limits = ctx.settings.registration
@@ -173,7 +175,7 @@ def register(
     ratelimit.hit_all(ctx, counted)
     try:
         with ctx.db.write() as session:
-            return _register(ctx, session, request)
+            return _register(ctx, session, request, client)
     except IntegrityError as exc:
         if "email" not in str(exc.orig):
             raise WorkshopFull() from exc
@@ -213,7 +215,9 @@ def resend_manage_link(ctx: AppContext, email: str) -> None:
             )
 
 
-def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -> Registration:
+def _register(
+    ctx: AppContext, session: Session, request: RegistrationRequest, client: str | None
+) -> Registration:
     now = ctx.clock.now()
     workshop = session.scalar(
         select(Workshop).where(Workshop.slug == request.workshop).with_for_update()
@@ -233,6 +237,9 @@ def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -
     )
     if (live or 0) >= workshop.capacity:
         raise WorkshopFull()
+    key = client_key(ctx.settings.secret_key.get_secret_value(), client) if client else None
+    if key is not None:  # after the capacity: a full workshop says so first
+        check_address_cap(session, key, ctx.settings.registration.live_per_address)
     seat = reserve_seat(session, workshop, now)
     registration = Registration(
         workshop_id=workshop.id,
@@ -249,6 +256,7 @@ def _register(ctx: AppContext, session: Session, request: RegistrationRequest) -
         ),
         provision_due_at=now + ctx.settings.registration.provision_timeout,
         content_revision_id=revision.id if (revision := current_revision(session)) else None,
+        client_key=key,
     )
     session.add(registration)
     session.flush()
