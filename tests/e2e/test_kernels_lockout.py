@@ -143,12 +143,11 @@ def test_every_declared_kernel_starts_in_a_seat_and_runs_a_cell(
     with local_stack(settings, clock, seat_block.seats(2)) as stack:
         username, password = register(stack, "kernel@example.org", "WKSHP-Kernels")
         hub_url = settings.hub.public_url
-        web = login(hub_url, username, password)
-        path = "WKSHP-Kernels/0-ReadMeFirst.ipynb"
-        ws_url = start_kernel(hub_url, web, username, path, kernel)
-        cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies.jar)
-        count, out = asyncio.run(execute(ws_url, cookies, CELLS[kernel]))
-        web.close()
+        with login(hub_url, username, password) as web:
+            path = "WKSHP-Kernels/0-ReadMeFirst.ipynb"
+            ws_url = start_kernel(hub_url, web, username, path, kernel)
+            cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies.jar)
+            count, out = asyncio.run(execute(ws_url, cookies, CELLS[kernel]))
     assert count == 1
     lines = out.split()
     assert lines[0] == "42", out
@@ -158,36 +157,35 @@ def test_every_declared_kernel_starts_in_a_seat_and_runs_a_cell(
 
 def test_bash_notebook_runs_in_the_hub_and_counts(hub_stack: LocalStack, clock: FakeClock) -> None:
     username, password = register(hub_stack, "bash@example.org", SHELL)
-    web = login(hub_stack.ctx.settings.hub.public_url, username, password)
-    base = f"/user/{username}/api"
-    path = f"{SHELL}/{LAB}"
-    notebook = web.get(f"{base}/contents/{path}").json()["content"]
-    assert notebook["metadata"]["kernelspec"]["name"] == "bash"
-    started = web.post(
-        f"{base}/sessions",
-        json={"path": path, "type": "notebook", "kernel": {"name": "bash"}},
-        headers={"X-XSRFToken": xsrf_of(web, f"/user/{username}/")},
-    )
-    assert started.status_code == 201, started.text
-    kernel = started.json()["kernel"]["id"]
-    cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies.jar)
-    ws_url = (
-        hub_stack.ctx.settings.hub.public_url.replace("http", "ws")
-        + f"{base}/kernels/{kernel}/channels"
-    )
-    codes = [c for c in notebook["cells"] if c["cell_type"] == "code"]
-    for cell in codes[:2]:
-        count, out = asyncio.run(execute(ws_url, cookies, "".join(cell["source"])))
-        cell["execution_count"] = count  # what JupyterLab saves after running the cell
-        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": out}]
-    assert codes[0]["execution_count"] == 1 and codes[1]["execution_count"] == 2
-    saved = web.put(
-        f"{base}/contents/{path}",
-        json={"type": "notebook", "format": "json", "content": notebook},
-        headers={"X-XSRFToken": xsrf_of(web, f"/user/{username}/")},
-    )
-    assert saved.status_code == 200
-    web.close()
+    with login(hub_stack.ctx.settings.hub.public_url, username, password) as web:
+        base = f"/user/{username}/api"
+        path = f"{SHELL}/{LAB}"
+        notebook = web.get(f"{base}/contents/{path}").json()["content"]
+        assert notebook["metadata"]["kernelspec"]["name"] == "bash"
+        started = web.post(
+            f"{base}/sessions",
+            json={"path": path, "type": "notebook", "kernel": {"name": "bash"}},
+            headers={"X-XSRFToken": xsrf_of(web, f"/user/{username}/")},
+        )
+        assert started.status_code == 201, started.text
+        kernel = started.json()["kernel"]["id"]
+        cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies.jar)
+        ws_url = (
+            hub_stack.ctx.settings.hub.public_url.replace("http", "ws")
+            + f"{base}/kernels/{kernel}/channels"
+        )
+        codes = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+        for cell in codes[:2]:
+            count, out = asyncio.run(execute(ws_url, cookies, "".join(cell["source"])))
+            cell["execution_count"] = count  # what JupyterLab saves after running the cell
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": out}]
+        assert codes[0]["execution_count"] == 1 and codes[1]["execution_count"] == 2
+        saved = web.put(
+            f"{base}/contents/{path}",
+            json={"type": "notebook", "format": "json", "content": notebook},
+            headers={"X-XSRFToken": xsrf_of(web, f"/user/{username}/")},
+        )
+        assert saved.status_code == 200
     clock.advance(timedelta(hours=3))
     hub_stack.wake()
 
