@@ -16,7 +16,7 @@ from tests.bed.system import BedError, ensure_tools, say
 
 
 def _up(args: argparse.Namespace) -> int:
-    bed = Testbed.create(args.state, wheelhouse=args.wheelhouse)
+    bed = Testbed.create(args.state, wheelhouse=args.wheelhouse, memory_disks=args.memory_disks)
     for h in bed.up(args.count, timeout=args.timeout):
         print(f"{h.name}\t{h.address}\tssh -F {h.ssh_config} {h.name}")
     return 0
@@ -117,6 +117,12 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("count", type=int)
     up.add_argument("--wheelhouse", type=Path, default=None, help="folder to serve to pip")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds per host to boot")
+    up.add_argument(
+        "--memory-disks",
+        default="",
+        metavar="SIZE",
+        help="keep the hosts' disks on a tmpfs of this size (e.g. 8g): fast writes and removal",
+    )
     up.set_defaults(func=_up)
     sub.add_parser("down", help="remove everything of the bed").set_defaults(func=_down)
     actions = (

@@ -98,6 +98,8 @@ class State:
     blocks: list[list[str]] = field(default_factory=list)
     #: Ports of the bridge address that hosts may reach besides the two proxies (allow_port).
     allowed: list[int] = field(default_factory=list)
+    #: Size of the tmpfs that holds the hosts' disks ("" when they are on the state dir's disk).
+    memory_disks: str = ""
     created: float = field(default_factory=time.time)
 
 
@@ -106,10 +108,18 @@ class Testbed:
 
     __test__ = False  # not a pytest test class, despite its name
 
-    def __init__(self, state_dir: Path, state: State | None, cache: Path, wheelhouse: Path | None):
+    def __init__(
+        self,
+        state_dir: Path,
+        state: State | None,
+        cache: Path,
+        wheelhouse: Path | None,
+        memory_disks: str = "",
+    ):
         self.state_dir = state_dir
         self.cache = cache
         self._wheelhouse = wheelhouse
+        self._memory_disks = memory_disks
         self._state = state
 
     # ----- construction -------------------------------------------------------------------
@@ -121,8 +131,14 @@ class Testbed:
         *,
         wheelhouse: Path | None = None,
         cache: Path = image.DEFAULT_CACHE,
+        memory_disks: str = "",
     ) -> Testbed:
-        """A bed that ``up`` will bring up in ``state_dir``; BedError if one is there already."""
+        """A bed that ``up`` will bring up in ``state_dir``; BedError if one is there already.
+
+        ``memory_disks`` (a tmpfs size such as ``"8g"``) puts the hosts' disks in memory: a
+        deployment writes hundreds of thousands of files (virtualenvs), which a tmpfs writes
+        and removes in a moment where this machine's disk takes minutes.
+        """
         state_dir = Path(state_dir or default_state_dir()).resolve()
         if (state_dir / "bed.json").exists():
             prefix = cls.open(state_dir).state.prefix
@@ -130,7 +146,7 @@ class Testbed:
                 f"a test bed ({prefix}) already runs in {state_dir}: "
                 f"use it, or run `scripts/testbed --state {state_dir} down` first"
             )
-        return cls(state_dir, None, cache, wheelhouse)
+        return cls(state_dir, None, cache, wheelhouse, memory_disks)
 
     @classmethod
     def open(cls, state_dir: Path | None = None) -> Testbed:
@@ -266,6 +282,13 @@ class Testbed:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._save()
             net.create_bridge(self.bridge, self.gateway, subnet.prefixlen)
+        if self._memory_disks:
+            self.state.memory_disks = self._memory_disks
+            self._save()
+            disks = self.run_dir / "hosts"
+            disks.mkdir(parents=True, exist_ok=True)
+            options = f"size={self._memory_disks},mode=0755"
+            run(["mount", "-t", "tmpfs", "-o", options, f"{prefix}-disks", disks])
         say(f"run prefix {prefix}, subnet {subnet}, bridge {self.bridge}")
 
     def _start_services(self) -> None:
@@ -376,6 +399,16 @@ class Testbed:
                 if line.startswith("Pss:"):
                     total += int(line.split()[1]) * 1024
         return total
+
+    def cpu_seconds(self, i: int) -> float:
+        """CPU time used by host ``i`` since it was booted: the ``usage_usec`` of its cgroup
+        (v2), which counts processes that have exited too, unlike a sum over live pids."""
+        stat = cgroup.ROOT / "unified" / self._cgroup(i) / "cpu.stat"
+        for line in stat.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) / 1e6
+        raise BedError(f"{stat}: no usage_usec")
 
     def wait_ssh(self, i: int, timeout: float = 120.0) -> None:
         """Wait until root can log in on host ``i``; BedError with its console if not."""
@@ -561,6 +594,9 @@ class Testbed:
             for ns in net.namespaces():
                 if ns.startswith(f"{prefix}-"):
                     net.delete_netns(ns)
+            disks = self.run_dir / "hosts"
+            if self.state.memory_disks and os.path.ismount(disks):
+                run(["umount", disks])
             shutil.rmtree(self.run_dir, ignore_errors=True)
             (self.state_dir / "bed.json").unlink(missing_ok=True)
         self._state = None

@@ -14,9 +14,11 @@ from wod.cli import (
     backend,
     content,
     db,
+    deploy,
     docs,
     hub,
     i18n,
+    init,
     locations,
     seats,
     serve,
@@ -46,6 +48,8 @@ app.add_typer(i18n.app, name="i18n")
 app.command("up")(serve.up)
 app.command("api")(serve.api)
 app.command("test-action")(actions.test_action)
+app.command("deploy")(deploy.deploy_command)
+app.command("init")(init.init_command)
 
 
 def _version(value: bool) -> None:
