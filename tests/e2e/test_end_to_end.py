@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import closing
 from datetime import timedelta
 
 import httpx
@@ -81,7 +82,7 @@ def test_register_work_expire_cleanup(stack: Stack) -> None:
     assert username == "student1"
     assert f"/hub/login?next=/user/student1/lab/tree/{WORKSHOP}/0-ReadMeFirst.ipynb" in mail["text"]
 
-    with login(stack.hub_url, username, password) as web:
+    with closing(login(stack.hub_url, username, password)) as web:
         base = f"/user/{username}/api/contents/{WORKSHOP}"
         readme = web.get(f"{base}/0-ReadMeFirst.ipynb")
         assert readme.status_code == 200, readme.text

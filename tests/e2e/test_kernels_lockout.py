@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,7 +144,7 @@ def test_every_declared_kernel_starts_in_a_seat_and_runs_a_cell(
     with local_stack(settings, clock, seat_block.seats(2)) as stack:
         username, password = register(stack, "kernel@example.org", "WKSHP-Kernels")
         hub_url = settings.hub.public_url
-        with login(hub_url, username, password) as web:
+        with closing(login(hub_url, username, password)) as web:
             path = "WKSHP-Kernels/0-ReadMeFirst.ipynb"
             ws_url = start_kernel(hub_url, web, username, path, kernel)
             cookies = "; ".join(f"{c.name}={c.value}" for c in web.cookies.jar)
@@ -157,7 +158,7 @@ def test_every_declared_kernel_starts_in_a_seat_and_runs_a_cell(
 
 def test_bash_notebook_runs_in_the_hub_and_counts(hub_stack: LocalStack, clock: FakeClock) -> None:
     username, password = register(hub_stack, "bash@example.org", SHELL)
-    with login(hub_stack.ctx.settings.hub.public_url, username, password) as web:
+    with closing(login(hub_stack.ctx.settings.hub.public_url, username, password)) as web:
         base = f"/user/{username}/api"
         path = f"{SHELL}/{LAB}"
         notebook = web.get(f"{base}/contents/{path}").json()["content"]

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
@@ -94,7 +95,7 @@ def test_hook_workshop_through_its_whole_life(
     creds = [credentials(wait_mail(stack, p, "credentials")["text"]) for p in people]
     assert [c[0] for c in creds] == [b.user(1), b.user(2)]
 
-    with login(settings.hub.public_url, *creds[1]) as web:
+    with closing(login(settings.hub.public_url, *creds[1])) as web:
         readme = web.get(f"/user/{b.user(2)}/api/contents/WKSHP-Hooks/0-ReadMeFirst.ipynb").json()
         text = "".join(readme["content"]["cells"][0]["source"])
         assert text == f"seat {b.n(2)} target 10.0.0.11 port 14152 alias 14151 hello"
