@@ -15,13 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import RowMapping, or_, select
+from sqlalchemy import RowMapping, select
 
 from wod.context import AppContext
 from wod.db.models import Location, Registration, Seat, Workshop
 from wod.services.admin import audit
-from wod.services.admin.lists import RegistrationFilter
-from wod.services.admin.paging import contains
+from wod.services.admin.lists import RegistrationFilter, filtered
 
 #: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -130,21 +129,7 @@ def registrations_csv(
         .join(Seat, Seat.id == Registration.seat_id)
         .order_by(Registration.id.desc())
     )
-    # the same filters as the list (wod.services.admin.lists.registrations)
-    if where.workshop:
-        query = query.where(Workshop.slug == where.workshop)
-    if where.state is not None:
-        query = query.where(Registration.state == where.state)
-    if where.location:
-        query = query.where(Location.name == where.location)
-    if where.text and where.text.strip():
-        pattern = contains(where.text.strip())
-        query = query.where(
-            or_(
-                Registration.email.ilike(pattern, escape="\\"),
-                Registration.name.ilike(pattern, escape="\\"),
-            )
-        )
+    query = filtered(query, where)  # the same filters as the list
     if since is not None:
         query = query.where(Registration.created_at >= _day_start(since))
     if until is not None:

@@ -5,6 +5,7 @@ with their services (registrations, provisioning, mail, catalogue)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import aliased
@@ -20,6 +21,8 @@ from wod.domain.states import (
     Verb,
 )
 from wod.services.admin.paging import Page, contains, paged
+
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -72,17 +75,9 @@ class RegistrationRow:
         return self.registration.erased_at is None
 
 
-def registrations(
-    ctx: AppContext, where: RegistrationFilter, number: int = 1, size: int = 50
-) -> Page[RegistrationRow]:
-    """Registrations, newest first."""
-    query = (
-        select(Registration, Workshop.slug, Location.name, Seat.username, Workshop.extendable)
-        .join(Workshop, Workshop.id == Registration.workshop_id)
-        .join(Location, Location.id == Registration.location_id)
-        .join(Seat, Seat.id == Registration.seat_id)
-        .order_by(Registration.id.desc())
-    )
+def filtered(query: Select[*Ts], where: RegistrationFilter) -> Select[*Ts]:
+    """``query`` (of registrations joined with their workshop and location) narrowed to what
+    ``where`` keeps: the list's filters, shared by its CSV export."""
     if where.workshop:
         query = query.where(Workshop.slug == where.workshop)
     if where.state is not None:
@@ -97,6 +92,21 @@ def registrations(
                 Registration.name.ilike(pattern, escape="\\"),
             )
         )
+    return query
+
+
+def registrations(
+    ctx: AppContext, where: RegistrationFilter, number: int = 1, size: int = 50
+) -> Page[RegistrationRow]:
+    """Registrations, newest first."""
+    query = (
+        select(Registration, Workshop.slug, Location.name, Seat.username, Workshop.extendable)
+        .join(Workshop, Workshop.id == Registration.workshop_id)
+        .join(Location, Location.id == Registration.location_id)
+        .join(Seat, Seat.id == Registration.seat_id)
+        .order_by(Registration.id.desc())
+    )
+    query = filtered(query, where)
     with ctx.db.read() as session:
         rows, total = paged(session, query, number, size)
     return Page([RegistrationRow(*row) for row in rows], max(1, number), size, total)
