@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.optin import asked_for
+
 HERE = Path(__file__).resolve().parent
 OPT_IN = "WOD_DEPLOY_TESTS"
 
@@ -18,21 +20,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "bed: deploys to real hosts of the test bed (slow, root)")
 
 
-def _asked_for(config: pytest.Config) -> bool:
-    if os.environ.get(OPT_IN) == "1":
-        return True
-    for arg in config.args:
-        path = Path(arg.split("::", 1)[0]).resolve()
-        if path == HERE or HERE in path.parents:
-            return True
-    return False
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip the bed's deploy tests unless they were asked for, or when not root."""
     if os.geteuid() != 0:
         reason = "deploys to the test bed, which needs root"
-    elif not _asked_for(config):
+    elif not asked_for(config, HERE, OPT_IN):
         reason = f"deploys to real hosts: run `pytest tests/deploy` or set {OPT_IN}=1"
     else:
         return

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from wod.admin.audit import From, To, audit_filter, day_or_none
-from wod.admin.page import PATH, Admin, AdminRoute, Text, enum_or_none
-from wod.domain.states import RegistrationState
+from wod.admin.page import PATH, Admin, AdminRoute, Text
+from wod.admin.registrations import registration_filter
 from wod.services.admin import audit, export
-from wod.services.admin.lists import RegistrationFilter
 from wod.web.deps import Ctx, client_address
 
 router = APIRouter(prefix=PATH, route_class=AdminRoute)
@@ -37,9 +36,7 @@ def registrations_csv(
     since: From = "",
     until: To = "",
 ) -> Response:
-    where = RegistrationFilter(
-        workshop or None, enum_or_none(RegistrationState, state), location or None, q or None
-    )
+    where = registration_filter(workshop, state, location, q)
     who = audit.console_who(user, client_address(request))
     file = export.registrations_csv(ctx, who, where, day_or_none(since), day_or_none(until))
     return _download(file)

@@ -28,6 +28,16 @@ router = APIRouter(prefix=PATH, route_class=AdminRoute)
 LIST = "/admin/registrations"
 
 
+def registration_filter(
+    workshop: str, state: str, location: str, q: str
+) -> lists.RegistrationFilter:
+    """The list's filters from its query parameters (empty: not filtered), as its CSV export
+    reads them too."""
+    return lists.RegistrationFilter(
+        workshop or None, enum_or_none(RegistrationState, state), location or None, q or None
+    )
+
+
 @router.get("/registrations")
 def registration_list(
     request: Request,
@@ -39,9 +49,7 @@ def registration_list(
     q: Text = "",
     page: PageNumber = 1,
 ) -> Response:
-    where = lists.RegistrationFilter(
-        workshop or None, enum_or_none(RegistrationState, state), location or None, q or None
-    )
+    where = registration_filter(workshop, state, location, q)
     return render_list(
         request,
         ctx,
