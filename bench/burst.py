@@ -2,9 +2,12 @@
 
 200 registrations from 20 concurrent clients over 4 workshops of 50 seats each, on SQLite and
 then on a throwaway PostgreSQL server: throughput, p50/p95 latency, and a check that every
-registration got a seat and no seat was given twice.
+registration got a seat and no seat was given twice. With ``--instances 1,2,3``: on PostgreSQL,
+that many ``wod api`` processes behind HAProxy (``scripts/bootstrap --test`` installs it), the
+throughput of each count.
 
 Run: .venv/bin/python -m bench.burst [--registrations 200] [--clients 20] [--sqlite-only]
+     .venv/bin/python -m bench.burst --instances 1,2,3 [--registrations 1000] [--clients 50]
 """
 
 from __future__ import annotations
@@ -19,11 +22,15 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from tests.factories import make_workshop
+from tests.faults.haproxy import LoadBalancer
 
 from wod.context import build_context
 from wod.db.migrate import upgrade
@@ -38,13 +45,14 @@ WORKSHOPS = 4
 SEATS = 50
 
 
-def prepare(folder: Path, database_url: str) -> Settings:
-    """Content of 4 workshops, the database migrated and imported, one location of 200 seats."""
+def prepare(folder: Path, database_url: str, seats: int = SEATS) -> Settings:
+    """Content of 4 workshops of ``seats`` seats, the database migrated and imported, one
+    location with all the seats."""
     from wod.content.check import check_content
 
     content = folder / "content"
     for n in range(WORKSHOPS):
-        make_workshop(content, f"WKSHP-Burst{n}", (n * SEATS + 1, (n + 1) * SEATS))
+        make_workshop(content, f"WKSHP-Burst{n}", (n * seats + 1, (n + 1) * seats))
     settings = Settings(database_url=database_url, content={"paths": [content]})
     ctx = build_context(settings)
     upgrade(ctx.db)
@@ -57,14 +65,16 @@ def prepare(folder: Path, database_url: str) -> Settings:
             hub_public_url="http://127.0.0.1:9",
             hub_api_url="http://127.0.0.1:9/hub/api",
             seat_min=1,
-            seat_max=WORKSHOPS * SEATS,
+            seat_max=WORKSHOPS * seats,
             now=ctx.clock.now(),
         )
     ctx.close()
     return settings
 
 
-def start_api(folder: Path, settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
+def start_api(
+    folder: Path, settings: Settings, name: str = "api"
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
     env.update(
@@ -73,9 +83,12 @@ def start_api(folder: Path, settings: Settings) -> tuple[subprocess.Popen[bytes]
             "WOD_CONTENT__PATHS": f'["{settings.content.paths[0]}"]',
             "WOD_OUTBOX__ENABLED": "false",  # no SMTP server here: measure the registration path
             "WOD_LOG_LEVEL": "WARNING",
+            # every client of the benchmark comes from 127.0.0.1
+            "WOD_REGISTRATION__RATE_PER_IP": "1000000",
+            "WOD_REGISTRATION__LIVE_PER_ADDRESS": "0",
         }
     )
-    log = (folder / "api.log").open("wb")
+    log = (folder / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "wod", "api", "--port", str(port)],
         env=env,
@@ -84,15 +97,15 @@ def start_api(folder: Path, settings: Settings) -> tuple[subprocess.Popen[bytes]
         cwd=ROOT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine starts Python slowly
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
                 return process, url
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"the api did not start; see {folder / 'api.log'}")
+    raise RuntimeError(f"the api did not start; see {folder / name}.log")
 
 
 def burst(url: str, total: int, clients: int) -> tuple[list[float], Counter[int], float]:
@@ -142,6 +155,48 @@ def run(label: str, database_url: str, total: int, clients: int) -> None:
     finally:
         process.terminate()
         process.wait(20)
+    report(label, settings, total, clients, latencies, statuses, wall)
+
+
+def run_instances(url: str, counts: list[int], total: int, clients: int) -> None:
+    """The burst through HAProxy in front of 1, 2, 3… api processes, each count on a fresh
+    database of the PostgreSQL server at ``url``: the throughput of each."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    seats = math.ceil(total / WORKSHOPS)
+    print(f"{total} registrations, {clients} clients, through HAProxy, on PostgreSQL:")
+    for count in counts:
+        name = f"burst_{count}"
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        database_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+        folder = Path(tempfile.mkdtemp(prefix="wod-burst-"))
+        settings = prepare(folder, database_url, seats)
+        apis: list[tuple[subprocess.Popen[bytes], str]] = []
+        balancer: LoadBalancer | None = None
+        try:
+            apis.extend(start_api(folder, settings, f"api{n}") for n in range(count))
+            balancer = LoadBalancer(folder, [int(u.rsplit(":", 1)[1]) for _, u in apis]).start()
+            latencies, statuses, wall = burst(balancer.url, total, clients)
+        finally:
+            if balancer is not None:
+                balancer.stop()
+            for process, _ in apis:
+                process.terminate()
+                process.wait(20)
+        report(f"{count} api", settings, total, clients, latencies, statuses, wall)
+    admin.dispose()
+
+
+def report(
+    label: str,
+    settings: Settings,
+    total: int,
+    clients: int,
+    latencies: list[float],
+    statuses: Counter[int],
+    wall: float,
+) -> None:
     ctx = build_context(settings)
     with ctx.db.read() as session:
         rows = session.scalar(select(func.count()).select_from(Registration)) or 0
@@ -161,17 +216,33 @@ def main() -> None:
     parser.add_argument("--registrations", type=int, default=WORKSHOPS * SEATS)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument(
+        "--instances",
+        help="comma-separated api process counts behind HAProxy, on PostgreSQL (e.g. 1,2,3)",
+    )
     args = parser.parse_args()
+    if args.instances:
+        counts = [int(n) for n in args.instances.split(",")]
+        with postgresql() as url:
+            run_instances(url, counts, args.registrations, args.clients)
+        return
     sqlite = Path(tempfile.mkdtemp(prefix="wod-burst-db-")) / "wod.sqlite3"
     run("SQLite", f"sqlite:///{sqlite}", args.registrations, args.clients)
     if args.sqlite_only:
         return
+    with postgresql() as url:
+        run("PostgreSQL", url, args.registrations, args.clients)
+
+
+@contextmanager
+def postgresql() -> Iterator[str]:
+    """A throwaway PostgreSQL server (scripts/pg) for the length of the block: its URL."""
     pg_dir = tempfile.mkdtemp(prefix="wod-burst-pg-")
     url = subprocess.run(
         [str(ROOT / "scripts" / "pg"), "start", pg_dir], check=True, capture_output=True, text=True
     ).stdout.strip()
     try:
-        run("PostgreSQL", url, args.registrations, args.clients)
+        yield url
     finally:
         subprocess.run([str(ROOT / "scripts" / "pg"), "stop", pg_dir], check=False)
 

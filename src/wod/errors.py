@@ -208,6 +208,11 @@ class HubError(Failure):
     """The JupyterHub could not do what was asked."""
 
 
+class HubUnavailable(HubError):
+    """The JupyterHub did not answer (refused connection, timeout, 502/503/504): it may be
+    restarting; the job is tried again without counting the attempt (ARCHITECTURE §5)."""
+
+
 class MailError(Failure):
     """An email could not be sent."""
 

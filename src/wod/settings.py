@@ -267,6 +267,12 @@ class SchedulerSettings(BaseModel):
         "job whose lease runs out is given again.",
     )
     job_attempts: int = Field(3, description="Attempts of a job before it fails for good.")
+    hub_outage_patience: Duration = Field(
+        timedelta(minutes=15),
+        description="How long a job whose attempts fail because the JupyterHub is unavailable "
+        "(refused connection, timeout, 502/503/504) is tried again without counting those "
+        "attempts, from the job's creation; a CREATE also ends at registration.provision_timeout.",
+    )
 
 
 class OutboxSettings(BaseModel):
@@ -274,6 +280,12 @@ class OutboxSettings(BaseModel):
     interval: float = Field(0.5, description="Seconds between two outbox passes.")
     attempts: int = Field(8, description="Send attempts of one email before it is given up.")
     backoff: float = Field(5.0, description="First retry delay in seconds; doubles each time.")
+    send_lease: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds an email being sent is leased to its worker (longer than "
+        "smtp.timeout); a worker that died is relieved when it runs out.",
+    )
 
 
 class RegistrationSettings(BaseModel):

@@ -75,6 +75,11 @@ class JobReport(BaseModel):
     attempt: int | None = Field(
         None, ge=1, le=ID_MAX, description="The attempt reported (the order's `attempt`)."
     )
+    unavailable: bool = Field(
+        False,
+        description="The attempt failed because a part it needs (the JupyterHub) did not "
+        "answer: tried again without counting it, for `scheduler.hub_outage_patience`.",
+    )
 
 
 class JobReported(BaseModel):

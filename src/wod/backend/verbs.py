@@ -49,7 +49,7 @@ from wod.content.variables import (
     seat_variables,
 )
 from wod.domain.secrets import new_password
-from wod.errors import TemplateError, VerbError, WodError
+from wod.errors import HubUnavailable, TemplateError, VerbError, WodError
 from wod.hub.client import HubClient
 from wod.hub.modes import Accounts, SeatFiles
 from wod.settings import Settings
@@ -171,6 +171,10 @@ class Verbs:
             if not order.username and not order.seats:
                 raise VerbError("the job names no seat")
             outcome = handlers[order.verb](order, job_log)
+        except HubUnavailable as exc:
+            job_log(f"FAILED, the hub is unavailable: {exc}")
+            error = str(exc)[:ERROR_LIMIT]
+            return JobReport(ok=False, log=job_log.tail(), error=error, unavailable=True)
         except (WodError, OSError, ValueError) as exc:
             job_log(f"FAILED: {exc}")
             return JobReport(ok=False, log=job_log.tail(), error=str(exc)[:ERROR_LIMIT])

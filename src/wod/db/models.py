@@ -260,6 +260,8 @@ class Job(Base):
     state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.queued)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    #: Attempts that failed because the hub was unavailable: not counted against max_attempts.
+    hub_waits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     run_after: Mapped[datetime]
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime]

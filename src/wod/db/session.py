@@ -7,24 +7,53 @@ the services lock rows where they must (``FOR UPDATE``, ``SKIP LOCKED``).
 
 After a write transaction commits, the topics its helpers noted (:mod:`wod.notify`) are
 published to the database's notifier.
+
+Bookkeeping that no request should wait for or fail on (a token's last use) goes through
+``best_effort()``: it waits a moment for its turn and is skipped when the database is busy.
+``unavailable(exc)`` tells the errors that mean the database cannot be reached now (down,
+restarting, its connection cut), which the web edge answers with 503 and ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from wod.notify import Notifier, noted
 
+log = logging.getLogger(__name__)
 _IMMEDIATE = "wod_immediate"
+_BUSY_MS = "wod_busy_ms"
+#: Milliseconds a SQLite transaction waits for the file's write lock before it fails.
+BUSY_TIMEOUT_MS = 30_000
+#: Seconds a bookkeeping write waits for its turn before it is skipped.
+BOOKKEEPING_WAIT = 1.0
+#: The errors of an unreachable database (see :func:`unavailable`); each needs the check.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (sa_exc.DBAPIError, sa_exc.TimeoutError)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot answer now, and a retry later may succeed: the
+    server is down or restarting, the connection was cut, no connection was free in time.
+    SQLite's ``database is locked`` is not one of them: contention must be a wait (a lock
+    error is a bug to see, not an outage)."""
+    if isinstance(exc, sa_exc.TimeoutError):  # the pool had no connection in time
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, sa_exc.InterfaceError):
+        return True
+    return isinstance(exc, sa_exc.OperationalError) and "locked" not in str(exc.orig)
 
 
 class Database:
@@ -35,12 +64,14 @@ class Database:
         self.notifier = notifier or Notifier()
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _create_engine(url, echo=echo, sqlite=self.is_sqlite)
-        writer = (
-            self.engine.execution_options(**{_IMMEDIATE: True}) if self.is_sqlite else self.engine
-        )
+        writer, bookkeeper = self.engine, self.engine
+        if self.is_sqlite:
+            writer = self.engine.execution_options(**{_IMMEDIATE: True})
+            bookkeeper = writer.execution_options(**{_BUSY_MS: int(BOOKKEEPING_WAIT * 1000)})
         self._write_lock = threading.Lock()
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
+        self._bookkeeping = sessionmaker(bookkeeper, expire_on_commit=False)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -58,6 +89,28 @@ class Database:
             topics = noted(session)
         if topics:
             self.notifier.publish(topics)
+
+    def best_effort(self, change: Callable[[Session], object], what: str) -> bool:
+        """Run ``change`` in a write transaction of its own when the database gives it a turn
+        within :data:`BOOKKEEPING_WAIT`; otherwise skip it (logged at DEBUG) and return False.
+        For bookkeeping only (``what`` names it): a request must neither wait long nor fail
+        because of it, and nothing is published after it."""
+        if self.is_sqlite and not self._write_lock.acquire(timeout=BOOKKEEPING_WAIT):
+            log.debug("%s skipped: another write of this process is running", what)
+            return False
+        try:
+            with self._bookkeeping() as session, session.begin():
+                if not self.is_sqlite:  # a row another transaction holds: no long wait
+                    wait = int(BOOKKEEPING_WAIT * 1000)
+                    session.execute(text(f"SET LOCAL lock_timeout = {wait}"))
+                change(session)
+        except sa_exc.OperationalError as exc:  # busy, or the database went away
+            log.debug("%s skipped: %s", what, exc.orig)
+            return False
+        finally:
+            if self.is_sqlite:
+                self._write_lock.release()
+        return True
 
     def ping(self) -> None:
         """Raise when the database cannot answer a query."""
@@ -114,10 +167,12 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = connection.get_execution_options()
+    # per transaction: a bookkeeping write waits less than the others for the file's lock
+    connection.exec_driver_sql(f"PRAGMA busy_timeout={options.get(_BUSY_MS, BUSY_TIMEOUT_MS)}")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_IMMEDIATE) else "BEGIN")

@@ -8,13 +8,16 @@ from typing import Protocol
 
 import httpx
 
-from wod.errors import HubError
+from wod.errors import HubError, HubUnavailable
+
+#: Answers of a hub (or of the proxy in front of it) that is restarting or overloaded.
+UNAVAILABLE = (502, 503, 504)
 
 
 class HubClient(Protocol):
     """What the backend agent needs from the hub. Contract: every call is idempotent (deleting
     a missing user or stopping a stopped server succeeds) and raises :class:`HubError` when the
-    hub cannot do it."""
+    hub cannot do it, :class:`HubUnavailable` when it did not answer."""
 
     def ensure_user(self, username: str) -> None: ...
 
@@ -52,8 +55,12 @@ class JupyterHubClient:
     def _call(self, method: str, path: str, ok: tuple[int, ...]) -> httpx.Response:
         try:
             response = self.http.request(method, path)
+        except httpx.TransportError as exc:
+            raise HubUnavailable(f"hub {method} {path}: {exc or type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
             raise HubError(f"hub {method} {path}: {exc}") from exc
+        if response.status_code in UNAVAILABLE:
+            raise HubUnavailable(f"hub {method} {path}: {response.status_code} (unavailable)")
         if response.status_code not in ok:
             raise HubError(f"hub {method} {path}: {response.status_code} {response.text[:200]}")
         return response

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from wod.db.session import UNAVAILABLE_ERRORS, unavailable
 from wod.errors import (
     AlreadyRegistered,
     Forbidden,
@@ -108,6 +109,25 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
 
+#: Seconds a client is told to wait when the database cannot answer (a restart takes a few).
+UNAVAILABLE_RETRY_AFTER = 2
+
+
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    if not unavailable(exc):
+        return await _unexpected(request, exc)
+    where = route_of(request.scope) or "an unrouted path"
+    cause = getattr(exc, "orig", None) or exc
+    first_line = str(cause).strip().split("\n", 1)[0]
+    log.warning("database unavailable on %s %s: %s", request.method, where, first_line)
+    return problem(
+        503,
+        "database_unavailable",
+        "The service cannot reach its database just now; try again in a moment.",
+        {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # the route's template, not the path: a path may hold a manage token
     where = route_of(request.scope) or "an unrouted path"
@@ -119,6 +139,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Refusal, _refusal)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    for error in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error, _database)
     app.add_exception_handler(Exception, _unexpected)
     _document_problems(app)
 
@@ -163,6 +185,8 @@ _MEANING = {
     "lists every field.",
     429: "`rate_limited`: too many attempts; `Retry-After` gives the seconds to wait.",
     500: "`internal_error`: something unexpected (logged on the server).",
+    503: "`database_unavailable`: the database cannot be reached just now (restarting, "
+    "failing over); `Retry-After` gives the seconds to wait.",
 }
 _HEADERS: dict[int, dict[str, Any]] = {
     401: {
@@ -180,6 +204,7 @@ _HEADERS: dict[int, dict[str, Any]] = {
         }
     },
 }
+_HEADERS[503] = _HEADERS[429]
 
 
 def problem_responses(

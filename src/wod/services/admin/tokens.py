@@ -46,8 +46,9 @@ def list_tokens(ctx: AppContext) -> list[ApiToken]:
 
 
 def role_for_token(ctx: AppContext, token: str) -> Role | None:
-    """The role of a valid admin token, or None; its last use is noted (at most once a
-    ``LAST_USED_PRECISION``, in a write of its own)."""
+    """The role of a valid admin token, or None. Its last use is noted at most once a
+    ``LAST_USED_PRECISION``, as bookkeeping: skipped when the database is busy, so that the
+    request neither waits for it nor fails because of it."""
     if not token.startswith(ADMIN_PREFIX + "_"):
         return None
     with ctx.db.read() as session:
@@ -56,6 +57,6 @@ def role_for_token(ctx: AppContext, token: str) -> Role | None:
         return None
     now = ctx.clock.now()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_PRECISION:
-        with ctx.db.write() as session:
-            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        noted = update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+        ctx.db.best_effort(lambda session: session.execute(noted), "a token's last use")
     return Role(row.role)

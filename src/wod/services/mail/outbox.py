@@ -9,16 +9,19 @@ whose kind is not registered (:mod:`.kinds`) fails at once: retrying cannot help
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from wod import i18n, metrics
 from wod.context import AppContext
 from wod.db.models import Email, Registration
+from wod.db.session import unavailable
 from wod.db.transitions import move
 from wod.domain.states import EmailState
 from wod.errors import InvalidState, MailError
@@ -33,7 +36,6 @@ from wod.services.mail.kinds import EmailKind, kind_named
 from wod.services.mail.variables import email_language, email_variables
 
 log = logging.getLogger(__name__)
-SEND_LEASE = timedelta(minutes=2)
 
 
 def _due(session: Session, now: datetime, limit: int) -> list[int]:
@@ -71,7 +73,7 @@ def _lease(ctx: AppContext, email_id: int, now: datetime) -> Email | None:
                 session,
                 email,
                 EmailState.sending,
-                lease_until=now + SEND_LEASE,
+                lease_until=now + timedelta(seconds=ctx.settings.outbox.send_lease),
                 message_id=email.message_id or new_message_id(ctx.settings.branding.sender),
             )
             return email
@@ -133,24 +135,50 @@ def _deliver(ctx: AppContext, email: Email) -> int:
         log.exception("email %s could not be built", email.id)
         _retry(ctx, email, f"could not be built: {exc}")
         return 0
-    with ctx.db.write() as session:
+    for pause in _pauses(ctx.settings.outbox.send_lease):
+        try:
+            _record_sent(ctx, email, rendered.subject)
+            break
+        except DBAPIError as exc:
+            # The relay has the email: forgetting it had would send it again once its lease
+            # ran out. While the database cannot answer, and within the lease, try again.
+            if pause is None or not unavailable(exc):
+                raise
+            log.warning("email %s sent, not yet recorded (database unavailable)", email.id)
+            time.sleep(pause)
+    log.info("email %s sent: %s to registration %s", email.id, email.kind, email.registration_id)
+    return 1
+
+
+def _pauses(within: float) -> Iterator[float | None]:
+    """Growing pauses whose sum stays under ``within`` seconds, then None (the last try)."""
+    spent, pause = 0.0, 0.25
+    while spent + pause < within / 2:
+        yield pause
+        spent, pause = spent + pause, min(pause * 2, 5.0)
+    yield None
+
+
+def _record_sent(ctx: AppContext, email: Email, subject: str) -> None:
+    with ctx.db.write() as session:  # counted once it committed: a retried write counts once
         row = session.get(Email, email.id)
         assert row is not None
+        if row.state is EmailState.sent and row.attempts > email.attempts:
+            return  # an earlier try committed, its answer was lost with the connection
         first = row.sent_at is None  # sent again by an admin: not a provision to time
         move(
             session,
             row,
             EmailState.sent,
-            subject=rendered.subject,
+            subject=subject,
             sent_at=ctx.clock.now(),
             attempts=row.attempts + 1,
             last_error=None,
             lease_until=None,
         )
         holder = session.get(Registration, row.registration_id or 0) if first else None
-        metrics.email_sent(row.kind, holder.created_at if holder else None, ctx.clock.now())
-    log.info("email %s sent: %s to registration %s", email.id, email.kind, email.registration_id)
-    return 1
+        registered = holder.created_at if holder else None
+    metrics.email_sent(email.kind, registered, ctx.clock.now())
 
 
 def _give_up(ctx: AppContext, email: Email, error: str) -> None:

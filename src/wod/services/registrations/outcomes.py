@@ -29,6 +29,10 @@ from wod.wire import JobReport
 
 log = logging.getLogger(__name__)
 RETRY_DELAY = timedelta(seconds=5)
+#: The shortest and the longest wait of a job for an unavailable hub.
+HUB_WAIT = timedelta(seconds=5)
+HUB_WAIT_MAX = timedelta(seconds=60)
+HUB_WAITING = "found the hub unavailable"
 WAITING = (RegistrationState.queued, RegistrationState.provisioning)
 
 
@@ -63,6 +67,8 @@ def record_report(
     if report.ok:
         move(session, job, JobState.done, finished_at=now, lease_until=None, error=None)
         _succeeded(ctx, session, job, report, now)
+    elif report.unavailable and _patient(ctx, job, now):
+        _wait_for_hub(session, job, report.error or "the hub is unavailable", now)
     else:
         fail_attempt(ctx, session, job, report.error or "the agent reported a failure", now)
     metrics.job_ended(job.verb.value, job.state.value, now - (job.started_at or now))
@@ -94,6 +100,26 @@ def _late(
     return job
 
 
+def _patient(ctx: AppContext, job: Job, now: datetime) -> bool:
+    """Whether an attempt that failed on an unavailable hub goes uncounted: for the job's first
+    ``scheduler.hub_outage_patience`` (a hub restarts, a host reboots), not for ever."""
+    return now - job.created_at < ctx.settings.scheduler.hub_outage_patience
+
+
+def _wait_for_hub(session: Session, job: Job, error: str, now: datetime) -> None:
+    """Queue the job again without counting the attempt, later as the outage lasts (a quarter
+    of the job's age, from ``HUB_WAIT`` to ``HUB_WAIT_MAX``): its attempts are kept for
+    failures of its own."""
+    delay = min(max(HUB_WAIT, (now - job.created_at) / 4), HUB_WAIT_MAX)
+    job.hub_waits += 1  # this attempt is not counted against the job
+    job.log = truncate_log(
+        f"{job.log}--- attempt {job.attempts} {HUB_WAITING} ({error}); "
+        f"not counted, tried again in {delay.total_seconds():.0f} s\n"
+    )
+    log.warning("job %s: the hub is unavailable; tried again in %s", job.id, delay)
+    move(session, job, JobState.queued, run_after=now + delay, lease_until=None, error=error)
+
+
 def fail_attempt(
     ctx: AppContext,
     session: Session,
@@ -106,8 +132,9 @@ def fail_attempt(
     """One attempt failed: queue the job again (after ``retry_after``, by default a delay that
     doubles with each attempt), or fail it for good after its last attempt."""
     job.log = truncate_log(f"{job.log}--- attempt {job.attempts} failed: {error}\n")
-    if job.attempts < job.max_attempts:
-        delay = RETRY_DELAY * 2 ** (job.attempts - 1) if retry_after is None else retry_after
+    counted = job.attempts - job.hub_waits
+    if counted < job.max_attempts:
+        delay = RETRY_DELAY * 2 ** (counted - 1) if retry_after is None else retry_after
         move(session, job, JobState.queued, run_after=now + delay, lease_until=None, error=error)
         return
     move(session, job, JobState.failed, finished_at=now, lease_until=None, error=error)
