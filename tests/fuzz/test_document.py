@@ -67,6 +67,9 @@ def test_each_route_declares_the_refusals_of_its_inputs_and_token(
             assert headers["WWW-Authenticate"]["required"] is True, where
         if "429" in declared:
             assert operation["responses"]["429"]["headers"]["Retry-After"]["required"], where
+        # any operation may meet the unexpected, or the database away (503 + Retry-After)
+        assert {"500", "503"} <= declared, where
+        assert operation["responses"]["503"]["headers"]["Retry-After"]["required"], where
 
 
 def _validated(operation: dict[str, Any]) -> bool:

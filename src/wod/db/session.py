@@ -56,6 +56,13 @@ def unavailable(exc: BaseException) -> bool:
     return isinstance(exc, sa_exc.OperationalError) and "locked" not in str(exc.orig)
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of what the database driver said (SQLAlchemy's wrapping adds the SQL,
+    which may hold values that are nobody's business in a log)."""
+    cause = getattr(exc, "orig", None) or exc
+    return str(cause).strip().split("\n", 1)[0]
+
+
 class Database:
     """The database of one process: an engine and two session factories."""
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from wod import metrics
 from wod.context import AppContext
+from wod.db.session import first_line, unavailable
 from wod.notify import Topic
 from wod.services import content, provisioning
 from wod.services.admin import retention
@@ -22,6 +23,8 @@ from wod.services.registrations.relocate import relocate_waiting
 log = logging.getLogger(__name__)
 #: Seconds between two looks at the content: a sync due, the revision in service to serve.
 CONTENT_INTERVAL = 5.0
+#: The longest pause between two passes while the database is unavailable, in seconds.
+OUTAGE_INTERVAL = 5.0
 
 
 @metrics.SCHEDULER_PASS.time()
@@ -66,12 +69,29 @@ class Loop:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        missed = 0  # passes in a row the database could not answer
         while not self._stop.is_set():
             try:
                 self.step()
-            except Exception:  # a pass must never kill the loop
-                log.exception("%s: pass failed", self.name)
-            self._wake.wait(self.interval)
+            except Exception as exc:  # a pass must never kill the loop
+                if not unavailable(exc):
+                    log.exception("%s: pass failed", self.name)
+                elif missed == 0:  # an outage is said once, not with a traceback per pass
+                    log.warning(
+                        "%s: the database is unavailable; waiting for it: %s",
+                        self.name,
+                        first_line(exc),
+                    )
+                missed = missed + 1 if unavailable(exc) else 0
+            else:
+                if missed:
+                    log.warning(
+                        "%s: the database answers again (%d passes missed)", self.name, missed
+                    )
+                missed = 0
+            # while the database is away, passes come less often (up to OUTAGE_INTERVAL)
+            pause = min(max(self.interval, OUTAGE_INTERVAL), self.interval * 2**missed)
+            self._wake.wait(pause)
             self._wake.clear()
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from wod.db.session import UNAVAILABLE_ERRORS, unavailable
+from wod.db.session import UNAVAILABLE_ERRORS, first_line, unavailable
 from wod.errors import (
     AlreadyRegistered,
     Forbidden,
@@ -117,9 +117,7 @@ async def _database(request: Request, exc: Exception) -> JSONResponse:
     if not unavailable(exc):
         return await _unexpected(request, exc)
     where = route_of(request.scope) or "an unrouted path"
-    cause = getattr(exc, "orig", None) or exc
-    first_line = str(cause).strip().split("\n", 1)[0]
-    log.warning("database unavailable on %s %s: %s", request.method, where, first_line)
+    log.warning("database unavailable on %s %s: %s", request.method, where, first_line(exc))
     return problem(
         503,
         "database_unavailable",
@@ -205,6 +203,9 @@ _HEADERS: dict[int, dict[str, Any]] = {
     },
 }
 _HEADERS[503] = _HEADERS[429]
+#: What every operation may answer, declared on each: 500 and, from any route that reads or
+#: writes, 503 while the database is away.
+ANY_OPERATION = (500, 503)
 
 
 def problem_responses(
@@ -228,7 +229,8 @@ def problem_responses(
 
 def _document_problems(app: FastAPI) -> None:
     """The OpenAPI document carries the schema of the problem documents the routes declare
-    (``problem_responses``), which no route returns as its model."""
+    (``problem_responses``), which no route returns as its model, and the answers any
+    operation may give (:data:`ANY_OPERATION`: the unexpected, the database away)."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -239,6 +241,12 @@ def _document_problems(app: FastAPI) -> None:
         problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(problem.pop("$defs", {}))
         schemas["Problem"] = problem
+        anywhere = problem_responses(*ANY_OPERATION)
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                answers = operation.setdefault("responses", {})
+                for status, response in anywhere.items():
+                    answers.setdefault(str(status), response)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
