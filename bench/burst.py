@@ -73,8 +73,15 @@ def prepare(folder: Path, database_url: str, seats: int = SEATS) -> Settings:
 
 
 def start_api(
-    folder: Path, settings: Settings, name: str = "api"
+    folder: Path,
+    settings: Settings,
+    name: str = "api",
+    *,
+    extra: dict[str, str] | None = None,
+    source: Path | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``wod api`` process on the database of ``settings`` (its outbox off unless ``extra``
+    says otherwise); with ``source``, the ``wod`` of that checkout instead of this one."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
     env.update(
@@ -86,15 +93,17 @@ def start_api(
             # every client of the benchmark comes from 127.0.0.1
             "WOD_REGISTRATION__RATE_PER_IP": "1000000",
             "WOD_REGISTRATION__LIVE_PER_ADDRESS": "0",
+            **(extra or {}),
         }
     )
+    env["PYTHONPATH"] = str((source or ROOT) / "src")  # this checkout's, not the installed one
     log = (folder / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "wod", "api", "--port", str(port)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        cwd=ROOT,
+        cwd=source or ROOT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120  # a loaded machine starts Python slowly

@@ -132,6 +132,7 @@ def test_dev_mail_json_and_page(ctx: AppContext, token: str, tmp_path: Path) -> 
                     recipient=f"r{n}@example.org",
                 )
             )
+        mailer.close()
     finally:
         catcher.stop()
     with TestClient(create_app(ctx, background=False)) as client:

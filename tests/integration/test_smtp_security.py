@@ -81,6 +81,15 @@ def message() -> Any:
     )
 
 
+def send_once(settings: SmtpSettings, email: Any) -> None:
+    """One message as a batch of one: sent, then the connection closed."""
+    mailer = SmtpMailer(settings)
+    try:
+        mailer.send(email)
+    finally:
+        mailer.close()
+
+
 @pytest.fixture
 def starttls_server(certificate: tuple[Path, Path]) -> Iterator[tuple[int, Inbox]]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -112,7 +121,7 @@ def test_starttls_with_login(
         password="s3cret",
         ca_file=certificate[0],
     )
-    SmtpMailer(settings).send(message())
+    send_once(settings, message())
     assert len(inbox.messages) == 1 and b"Subject: Hi" in inbox.messages[0]
 
 
@@ -130,10 +139,10 @@ def test_wrong_password_or_no_tls_is_a_mail_error(
         timeout=2,
     )
     with pytest.raises(MailError):
-        SmtpMailer(wrong).send(message())
+        send_once(wrong, message())
     plain = SmtpSettings(host="127.0.0.1", port=port, security="none", timeout=2)
     with pytest.raises(MailError):
-        SmtpMailer(plain).send(message())
+        send_once(plain, message())
     untrusted = SmtpSettings(
         host="127.0.0.1",
         port=port,
@@ -143,7 +152,7 @@ def test_wrong_password_or_no_tls_is_a_mail_error(
         timeout=2,
     )  # the self-signed cert: untrusted
     with pytest.raises(MailError):
-        SmtpMailer(untrusted).send(message())
+        send_once(untrusted, message())
     assert inbox.messages == []
 
 
@@ -155,7 +164,7 @@ def test_implicit_tls(certificate: tuple[Path, Path]) -> None:
     controller.start()
     try:
         settings = SmtpSettings(host="127.0.0.1", port=port, security="ssl", ca_file=certificate[0])
-        SmtpMailer(settings).send(message())
+        send_once(settings, message())
     finally:
         controller.stop()
     assert len(inbox.messages) == 1
@@ -174,13 +183,85 @@ def test_body_lines_starting_with_from_arrive_unchanged(
         ca_file=certificate[0],
     )
     text = "Hello\nFrom your manage page you can end it.\n.\nThe end\n"
-    SmtpMailer(settings).send(
+    send_once(
+        settings,
         build_message(
             RenderedEmail("Hi", text, "<p>x</p>"),
             sender="a@example.org",
             sender_name="A",
             recipient="b@example.org",
-        )
+        ),
     )
     raw = inbox.messages[0]
     assert b"\nFrom your manage page" in raw.replace(b"\r\n", b"\n") and b">From" not in raw
+
+
+def test_one_tls_context_and_one_connection_serve_a_batch(
+    starttls_server: tuple[int, Inbox],
+    certificate: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outbox's pass is a batch: its messages share one connection (one STARTTLS, one
+    login), and the TLS context is built once for the mailer's life, not per message."""
+    built: list[ssl.SSLContext] = []
+    create = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(create(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr("wod.mail.sender.ssl.create_default_context", counted)
+    port, inbox = starttls_server
+    settings = SmtpSettings(
+        host="127.0.0.1",
+        port=port,
+        security="starttls",
+        username="wod",
+        password="s3cret",
+        ca_file=certificate[0],
+    )
+    mailer = SmtpMailer(settings)
+    for _ in range(5):
+        mailer.send(message())
+    assert (len(inbox.messages), mailer.connections, len(built)) == (5, 1, 1)
+    mailer.close()
+    mailer.send(message())  # the next batch: a new connection, the same context
+    mailer.close()
+    assert (len(inbox.messages), mailer.connections, len(built)) == (6, 2, 1)
+
+
+def test_without_tls_no_context_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        raise AssertionError("a TLS context for a relay without TLS")
+
+    monkeypatch.setattr("wod.mail.sender.ssl.create_default_context", refused)
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=port, security="none"))
+        mailer.send(message())
+        mailer.send(message())
+        mailer.close()
+    finally:
+        controller.stop()
+    assert (len(inbox.messages), mailer.connections) == (2, 1)
+
+
+def test_a_connection_the_relay_closed_is_replaced_not_guessed(tmp_path: Path) -> None:
+    """The relay restarts between two messages of a batch: the kept connection fails its
+    NOOP, a new one carries the next message, and each message arrives once."""
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=port, security="none"))
+    try:
+        mailer.send(message())
+        controller.stop()  # the relay goes away, and with it the kept connection
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        mailer.send(message())
+        mailer.close()
+    finally:
+        controller.stop()
+    assert (len(inbox.messages), mailer.connections) == (2, 2)

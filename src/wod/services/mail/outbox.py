@@ -82,7 +82,15 @@ def _lease(ctx: AppContext, email_id: int, now: datetime) -> Email | None:
 
 
 def send_due(ctx: AppContext, limit: int = 50) -> int:
-    """Send the emails that are due; returns how many were sent."""
+    """Send the emails that are due; returns how many were sent. One pass is one batch: the
+    mailer's connection serves it and is closed at its end."""
+    try:
+        return _send_batch(ctx, limit)
+    finally:
+        ctx.mailer.close()
+
+
+def _send_batch(ctx: AppContext, limit: int) -> int:
     sent = 0
     while sent < limit:  # again after a batch: sending one email may unblock the next
         now = ctx.clock.now()

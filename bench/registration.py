@@ -1,0 +1,176 @@
+"""One participant at a time: the latency of a registration and the api's CPU per registration,
+with the outbox running (each registration's welcome email delivered to an SMTP server of the
+benchmark's own; no hub here, so no credentials email), on a throwaway PostgreSQL.
+
+For each round, a fresh database and a ``wod api`` process (api, scheduler and outbox): a few
+registrations to warm up, then ``--count`` registrations one after the other; the api's CPU
+(user + system, from /proc) is counted from the first measured POST until its last email
+arrived, and divided by the registrations. With ``--baseline REV`` the same rounds run against
+that git revision too (a worktree of it), interleaved with this tree's, so both meet the same
+machine load; the figures of both are printed side by side.
+
+Run: .venv/bin/python -m bench.registration [--count 40] [--rounds 3] [--baseline REV]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.burst import ROOT, percentile, postgresql, prepare, start_api
+from wod.ports import free_port
+
+WARM_UP = 5
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Sink:
+    """An SMTP server that counts what it receives."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+        self.port = free_port()
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.count += 1
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.count < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.count} of {count} emails arrived in {timeout} s")
+            time.sleep(0.01)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (utime and stime of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+@dataclass
+class Figures:
+    latencies: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # seconds per registration, one per round
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:24} p50 {statistics.median(self.latencies) * 1000:6.1f} ms   "
+            f"p95 {percentile(self.latencies, 95) * 1000:6.1f} ms   "
+            f"CPU {statistics.median(self.cpu) * 1000:6.1f} ms/registration "
+            f"({len(self.latencies)} registrations, {len(self.cpu)} rounds)"
+        )
+
+
+def one_round(database_url: str, source: Path | None, count: int, into: Figures) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="wod-bench-reg-"))
+    settings = prepare(folder, database_url)
+    sink = Sink()
+    sink.controller.start()
+    extra = {
+        "WOD_OUTBOX__ENABLED": "true",
+        "WOD_SMTP__HOST": "127.0.0.1",
+        "WOD_SMTP__PORT": str(sink.port),
+    }
+    process, url = start_api(folder, settings, extra=extra, source=source)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as http:
+
+            def register(n: int) -> float:
+                body = {
+                    "workshop": f"WKSHP-Burst{n % 4}",
+                    "email": f"r{n}@example.org",
+                    "name": f"Reg {n}",
+                    "company": "Bench",
+                    "accept_terms": True,
+                }
+                start = time.perf_counter()
+                answer = http.post("/api/v1/registrations", json=body)
+                elapsed = time.perf_counter() - start
+                if answer.status_code != 201:
+                    raise RuntimeError(f"registration {n}: {answer.status_code} {answer.text}")
+                return elapsed
+
+            for n in range(WARM_UP):
+                register(n)
+            sink.wait_for(WARM_UP)  # the welcome emails of the warm-up went
+            before = cpu_seconds(process.pid)
+            into.latencies.extend(register(n) for n in range(WARM_UP, WARM_UP + count))
+            # every registration's welcome email (the credentials wait for a seat: no hub here)
+            sink.wait_for(WARM_UP + count)
+            into.cpu.append((cpu_seconds(process.pid) - before) / count)
+    finally:
+        process.terminate()
+        process.wait(20)
+        sink.controller.stop()
+
+
+@contextmanager
+def worktree(revision: str) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="wod-bench-base-"))
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(folder), revision],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield folder
+    finally:
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(folder)], check=False
+        )
+
+
+def database(admin_url: str, name: str) -> str:
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", help="a git revision to measure beside this tree")
+    args = parser.parse_args()
+    variants: dict[str, Path | None] = {"this tree": None}
+    with ExitStack() as stack:
+        url = stack.enter_context(postgresql())
+        if args.baseline:
+            variants[f"baseline {args.baseline}"] = stack.enter_context(worktree(args.baseline))
+        figures = {label: Figures() for label in variants}
+        for n in range(args.rounds):
+            order = list(variants.items())
+            if n % 2:
+                order.reverse()  # interleaved: neither always runs first
+            for index, (label, source) in enumerate(order):
+                one_round(database(url, f"reg_{n}_{index}"), source, args.count, figures[label])
+        print(f"{args.count} registrations one at a time per round, outbox on, PostgreSQL:")
+        for label in variants:
+            print(figures[label].line(label))
+
+
+if __name__ == "__main__":
+    main()
