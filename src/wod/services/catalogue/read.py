@@ -6,8 +6,6 @@ derived from the database, never a stored counter.
 
 from __future__ import annotations
 
-import bisect
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,16 +51,22 @@ def seat_bounds(workshop: Workshop, location: Location) -> tuple[int, int]:
 
 
 def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
-    """Seats left per workshop id, in three queries whatever the number of workshops."""
+    """Seats left per workshop id, in three queries whatever the number of workshops: the free
+    seats of every (location, range) a workshop draws from are counted by the database in one
+    row (one ``count(*) FILTER`` per range), never fetched seat by seat."""
     locations = list(session.scalars(select(Location)))
-    free: dict[int, list[int]] = defaultdict(list)
-    rows = session.execute(
-        select(Seat.location_id, Seat.number).where(Seat.state == SeatState.free)
+    serving = {w.id: serving_locations(w, locations, new_seats=True) for w in workshops}
+    ranges = list(
+        dict.fromkeys((loc.id, *seat_bounds(w, loc)) for w in workshops for loc in serving[w.id])
     )
-    for location_id, number in rows:
-        free[location_id].append(number)
-    for numbers in free.values():
-        numbers.sort()
+    free: dict[tuple[int, int, int], int] = {}
+    if ranges:
+        counts = [
+            func.count().filter(Seat.location_id == loc, Seat.number.between(low, high))
+            for loc, low, high in ranges
+        ]
+        row = session.execute(select(*counts).where(Seat.state == SeatState.free)).one()
+        free = dict(zip(ranges, row, strict=True))
     live = dict(
         session.execute(
             select(Registration.workshop_id, func.count())
@@ -72,13 +76,7 @@ def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int
     )
     result = {}
     for w in workshops:
-        in_range = 0
-        for loc in serving_locations(w, locations, new_seats=True):
-            low, high = seat_bounds(w, loc)
-            numbers = free[loc.id]
-            in_range += max(
-                0, bisect.bisect_right(numbers, high) - bisect.bisect_left(numbers, low)
-            )
+        in_range = sum(free[(loc.id, *seat_bounds(w, loc))] for loc in serving[w.id])
         result[w.id] = max(0, min(w.capacity - live.get(w.id, 0), in_range))
     return result
 
