@@ -5,6 +5,8 @@ and a real JupyterHub child process, each on free loopback ports under one folde
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +76,30 @@ def stack_settings(
     )
 
 
+def hub_launcher(settings: Settings) -> list[str]:
+    """How a test starts its hub. wod refuses a hub of the hub mode run as root (every seat
+    would be root), and the suite runs as root in CI: there, such a hub runs as ``nobody``.
+    Its seats' homes and password hashes are written by the test's agent, which runs as root
+    in this process, so the hub keeps one capability, to pass file permissions
+    (``CAP_DAC_OVERRIDE``, ambient: its seats' servers inherit it; ``no_setuid_fixup``: so
+    that ``access()`` agrees) — less than root, and only for the test's own folders' sake."""
+    if os.geteuid() != 0 or settings.backend.account_mode != "hub":
+        return []
+    nobody = pwd.getpwnam("nobody")
+    return [
+        "setpriv",
+        f"--reuid={nobody.pw_uid}",
+        f"--regid={nobody.pw_gid}",
+        "--clear-groups",
+        "--securebits=+no_setuid_fixup",
+        "--inh-caps=+dac_override",
+        "--ambient-caps=+dac_override",
+        "--",
+        "env",
+        f"HOME={settings.hub.dir}",  # not root's home: nothing of the hub lands there
+    ]
+
+
 @dataclass
 class LocalStack:
     ctx: AppContext
@@ -97,7 +123,7 @@ def local_stack(
     agent = build_agent(settings.model_copy(update={"backend": backend}))
     agent_thread = threading.Thread(target=agent.run, name="stack-agent", daemon=True)
     api = ApiServer(create_app(ctx), port=settings.api.port)
-    hub = HubProcess(settings)
+    hub = HubProcess(settings, launcher=hub_launcher(settings))
     try:
         hub.start()
         api.start()

@@ -15,7 +15,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from wod.domain.states import TRANSITIONS
+from wod.domain.states import INITIAL, TRANSITIONS
 from wod.settings import Settings
 
 SETTINGS_PAGE = Path("reference/settings.md")
@@ -140,8 +140,8 @@ def lifecycle_markdown() -> str:
     ]
     for enum, table in TRANSITIONS.items():
         lines += [f"## {enum.__name__}", "", "```mermaid", "stateDiagram-v2"]
-        first = next(iter(table))
-        lines.append(f"    [*] --> {first.value}")
+        for first in INITIAL.get(enum, (next(iter(table)),)):
+            lines.append(f"    [*] --> {first.value}")
         for old, targets in table.items():
             for new in sorted(targets, key=lambda s: list(table).index(s)):
                 lines.append(f"    {old.value} --> {new.value}")
@@ -159,6 +159,7 @@ def emails_markdown() -> str:
         Liveness.always: "any time",
         Liveness.seat_held: "while the registration holds its seat",
         Liveness.active: "while the registration is active",
+        Liveness.unconfirmed: "while the registration is unconfirmed",
     }
     lines = [
         "# Emails reference",

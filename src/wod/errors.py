@@ -139,6 +139,18 @@ class AddressLimitReached(InvalidState):
         )
 
 
+class ConfirmationExpired(InvalidState):
+    """This confirmation link has expired: register again to get a new one."""
+
+    code = "confirmation_expired"
+
+
+class AlreadyConfirmed(InvalidState):
+    """This registration is already confirmed: a confirmation link works only once."""
+
+    code = "already_confirmed"
+
+
 class NotAuthenticated(Refusal):
     """Credentials are missing or wrong."""
 

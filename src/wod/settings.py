@@ -330,14 +330,29 @@ class RegistrationSettings(BaseModel):
         10,
         ge=0,
         description="Live registrations (queued, provisioning, active or ending: holding or "
-        "waiting for a seat) one client address may have at once; another is refused (409 "
-        "address_limit_reached) until one ends. 0: no cap. The default leaves room for a small "
-        "group behind one address (a classroom, a company's NAT); a portal whose participants "
-        "register from home may take 3.",
+        "waiting for a seat; and unconfirmed ones, see confirm_email) one client address may "
+        "have at once; another is refused (409 address_limit_reached) until one ends. 0: no "
+        "cap. The default leaves room for a small group behind one address (a classroom, a "
+        "company's NAT); a portal whose participants register from home may take 3.",
     )
     already_registered_every: Duration = Field(
         timedelta(minutes=10),
-        description="At most one 'already registered' email per registration in this time.",
+        description="At most one 'already registered' email, or one confirmation email sent "
+        "again, per registration in this time.",
+    )
+    confirm_email: bool = Field(
+        False,
+        description="Hold no seat until the address confirms: a registration starts "
+        "unconfirmed, with no seat and no job, and the only email is a link to confirm it; "
+        "opening that link and confirming reserves the seat (or says the workshop is full). "
+        "Off: the seat is reserved at once, as without it.",
+    )
+    confirm_within: Duration = Field(
+        timedelta(minutes=30),
+        gt=timedelta(0),
+        description="An unconfirmed registration not confirmed this long after its "
+        "confirmation email was queued (the last one, when sent again) expires "
+        "(failed, confirm_timeout), with no email.",
     )
 
 
@@ -634,6 +649,32 @@ class RetentionSettings(BaseModel):
     )
 
 
+class UpSettings(BaseModel):
+    """How ``wod up`` runs the seats of this machine (docs/tutorial/first-workshop.md)."""
+
+    uid_base: int = Field(
+        70000,
+        ge=1000,
+        description="wod up as root: seat N is the Linux user studentN with uid and gid "
+        "uid_base + N. The default is far from real accounts (Debian gives users 1000-59999, "
+        "subordinate uids of containers start at 100000); a second wod up as root on the "
+        "machine, or a test, picks another.",
+    )
+    seats_root: Path = Field(
+        Path("/var/lib/wod"),
+        description="wod up as root: the seats' homes and their Python environment go in a "
+        "folder of this one named after the data folder (its name and a hash of its path), "
+        "since the seats' users cannot reach a data folder under /root. This folder and its "
+        "parents must be enterable by every user.",
+    )
+    singleuser_venv: Path | None = Field(
+        None,
+        description="wod up as root: the seats' Python environment, used as it is (build it "
+        "with `wod hub venv PATH`). Empty: wod up builds its own from /usr/bin/python3 on "
+        "its first start, in the seats' folder, and reuses it.",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of the platform."""
 
@@ -675,6 +716,7 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    up: UpSettings = Field(default_factory=UpSettings)
 
     @classmethod
     def settings_customise_sources(

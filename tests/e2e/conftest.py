@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from tests.servers import ApiServer
 from tests.stack import LocalStack, local_stack, stack_settings
 from wod.context import AppContext
 from wod.domain.clock import FakeClock
+from wod.settings import UpSettings
 
 T = TypeVar("T")
 
@@ -150,6 +152,11 @@ def seat_block() -> Iterator[SeatBlock]:
 def singleuser_venv() -> Path:
     """The seats' environment of system mode, built from /usr/bin/python3 once per machine and
     set of pinned versions; never rebuilt in place (another run may be using it)."""
+    return machine_singleuser_venv()
+
+
+def machine_singleuser_venv() -> Path:
+    """What :func:`singleuser_venv` gives (for tests outside this folder)."""
     import fcntl
     import hashlib
 
@@ -182,6 +189,60 @@ def system_students(seat_block: SeatBlock) -> Iterator[Path]:
     yield base / "students"
     _remove_users(seat_block)
     shutil.rmtree(base, ignore_errors=True)
+
+
+#: The seat accounts a ``wod up`` run by a test as root makes: the sample workshops' seats
+#: (student1…), uids ``UID_BASE + 1…100``, numbers that no :class:`SeatBlock` takes.
+LOW_SEATS = SeatBlock(1)
+
+
+@dataclass(frozen=True)
+class UpSeats:
+    """The ``up.*`` settings a test gives its ``wod up`` (:func:`up_seats`)."""
+
+    env: dict[str, str]
+    up: UpSettings
+
+    def students_dir(self, data_dir: Path) -> Path:
+        """Where that ``wod up`` keeps the seats' homes of ``data_dir``."""
+        import os
+
+        from wod.hub.modes.local import choose_local_seats
+
+        return choose_local_seats(data_dir, self.up, os.geteuid()).students_dir
+
+
+@contextmanager
+def up_seats() -> Iterator[UpSeats]:
+    """The seats of a ``wod up`` that a test runs. As root (the system mode), its seats are the
+    Linux accounts of :data:`LOW_SEATS`, which one run of the machine at a time may hold: taken
+    under a machine-wide lock, with the machine's seats' environment and the homes in a folder
+    of /var/tmp, all removed after. As anyone else (the hub mode) nothing is needed."""
+    import fcntl
+    import os
+    import shutil
+
+    if os.geteuid() != 0:
+        yield UpSeats({}, UpSettings())
+        return
+    venv = machine_singleuser_venv()
+    LOCKS.mkdir(parents=True, exist_ok=True)
+    with (LOCKS / "low-seats.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _remove_users(LOW_SEATS)  # what a crashed run left
+        root = Path(tempfile.mkdtemp(prefix="wod-up-", dir="/var/tmp"))
+        root.chmod(0o711)
+        up = UpSettings(uid_base=UID_BASE, seats_root=root, singleuser_venv=venv)
+        env = {
+            "WOD_UP__UID_BASE": str(UID_BASE),
+            "WOD_UP__SEATS_ROOT": str(root),
+            "WOD_UP__SINGLEUSER_VENV": str(venv),
+        }
+        try:
+            yield UpSeats(env, up)
+        finally:
+            _remove_users(LOW_SEATS)
+            shutil.rmtree(root, ignore_errors=True)
 
 
 HOOKS_README = {

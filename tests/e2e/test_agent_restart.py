@@ -23,7 +23,7 @@ from tests.conftest import SAMPLE_CONTENT
 from tests.e2e.conftest import wait_for
 from tests.factories import seed
 from tests.servers import ApiServer
-from tests.stack import settings_env, stack_settings
+from tests.stack import hub_launcher, settings_env, stack_settings
 from wod.context import AppContext, build_context
 from wod.db.models import Email, Job, Registration, Seat
 from wod.domain.clock import FakeClock
@@ -135,7 +135,7 @@ def stack(tmp_path: Path, database_url: str, clock: FakeClock, verb: str) -> Ite
     }
     agents = Agents(env, tmp_path)
     api = ApiServer(create_app(ctx), port=settings.api.port)
-    hub = HubProcess(settings)
+    hub = HubProcess(settings, launcher=hub_launcher(settings))
     built: Stack | None = None
     try:
         hub.start()

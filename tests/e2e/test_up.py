@@ -1,9 +1,11 @@
 """``wod up`` as a newcomer runs it: one command, everything answers, Ctrl-C stops it all, and a
-second run finds the data of the first."""
+second run finds the data of the first. As root (CI) it runs its seats in the system mode, as
+Linux users; as anyone else in the hub mode, and says that seats are not isolated."""
 
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -16,17 +18,31 @@ import httpx
 import pytest
 
 from tests.conftest import PG_URL, ROOT
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import UID_BASE, up_seats, wait_for
 from wod.ports import free_port, port_is_free
 
 pytestmark = pytest.mark.hub
 
 
-@contextmanager
-def wod_up(data_dir: Path, ports: dict[str, int], database_url: str) -> Iterator[list[str]]:
+@pytest.fixture
+def up_seats_env() -> Iterator[dict[str, str]]:
+    """The ``up.*`` settings of the test's wod up (as root: the tests' seat accounts)."""
+    with up_seats() as seats:
+        yield seats.env
+
+
+def up_env(database_url: str, seats: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
     if PG_URL:
         env["WOD_DATABASE_URL"] = database_url
+    return {**env, **seats}
+
+
+@contextmanager
+def wod_up(
+    data_dir: Path, ports: dict[str, int], database_url: str, seats: dict[str, str]
+) -> Iterator[list[str]]:
+    env = up_env(database_url, seats)
     log = data_dir.parent / f"up-{len(list(data_dir.parent.glob('up-*')))}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -66,11 +82,9 @@ def wod_up(data_dir: Path, ports: dict[str, int], database_url: str) -> Iterator
 
 
 def run_second_up(
-    data_dir: Path, ports: dict[str, int], database_url: str
+    data_dir: Path, ports: dict[str, int], database_url: str, seats: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
-    if PG_URL:
-        env["WOD_DATABASE_URL"] = database_url
+    env = up_env(database_url, seats)
     args = ["--data-dir", str(data_dir)]
     for name in ("api", "hub", "smtp"):
         args += [f"--{name}-port", str(ports[name])]
@@ -90,14 +104,16 @@ def credentials_for(api: str, email: str) -> bool:
     return any(m["to"] == email and "credentials" in m["subject"] for m in mail)
 
 
-def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str) -> None:
+def test_up_runs_everything_and_stops_cleanly(
+    tmp_path: Path, database_url: str, up_seats_env: dict[str, str]
+) -> None:
     hub_port = free_port()
     while not all(port_is_free(hub_port + n) for n in (80, 81)):
         hub_port = free_port()
     ports = {"api": free_port(), "hub": hub_port, "smtp": free_port()}
     api = f"http://127.0.0.1:{ports['api']}"
     data = tmp_path / "state"
-    with wod_up(data, ports, database_url) as output:
+    with wod_up(data, ports, database_url, up_seats_env) as output:
         assert httpx.get(f"{api}/healthz").json() == {"status": "ok"}
         assert httpx.get(f"http://127.0.0.1:{ports['hub']}/hub/api/").status_code == 200
         assert httpx.get(f"{api}/").status_code == 200
@@ -120,7 +136,7 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str)
         # first; the first keeps its proxy, its hub configuration and its agent's token
         token_before = (data / "agent_token").read_text()
         other = {"api": free_port(), "hub": free_port(), "smtp": free_port()}
-        second = run_second_up(data, other, database_url)
+        second = run_second_up(data, other, database_url, up_seats_env)
         refusal = second.stdout + second.stderr
         assert second.returncode == 2, refusal
         assert re.search(r"is used by another wod up \(pid \d+\)", refusal), refusal
@@ -149,7 +165,8 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str)
     assert not (data / "hub" / "jupyterhub.pid").exists()
 
     first_password = password_file.read_text()
-    with wod_up(data, ports, database_url) as again_output:
+    key = (data / "secret_key").read_text()
+    with wod_up(data, ports, database_url, up_seats_env) as again_output:
         seats = {w["slug"]: w["seats_left"] for w in httpx.get(f"{api}/api/v1/workshops").json()}
         assert seats == {"WKSHP-Python101": 10, "WKSHP-Shell101": 8}  # the first run's seats
         again = httpx.post(f"{api}/api/v1/registrations", json=body)
@@ -159,3 +176,12 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path, database_url: str)
     assert (data / "agent_token").stat().st_mode & 0o777 == 0o600
     assert "was replaced" not in "\n".join(again_output)
     assert "user 'admin' created" not in "\n".join(again_output)
+    assert (data / "secret_key").read_text() == key  # wod up's own, made once, kept
+    assert (data / "secret_key").stat().st_mode & 0o777 == 0o600
+    assert data.stat().st_mode & 0o777 == 0o700  # the database and secrets: no other user's
+    assert "the mail catcher" in text and "not for an event" in text
+    if os.geteuid() == 0:  # the system mode: each seat its own Linux user
+        assert "seats: Linux users studentN with uid" in text and "NOT isolated" not in text
+        assert pwd.getpwnam("student11").pw_uid == UID_BASE + 11  # the Shell101 seat
+    else:
+        assert "seats are NOT isolated from each other" in text

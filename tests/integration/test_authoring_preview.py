@@ -19,18 +19,21 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT, SAMPLE_CONTENT
-from tests.e2e.conftest import wait_for
+from tests.e2e.conftest import UpSeats, up_seats, wait_for
 from wod.cli.main import app
 from wod.ports import free_port, port_is_free
 
 WORKSHOP = "WKSHP-Preview"
 
 
-def wod(*args: str, content: Path, database_url: str) -> tuple[int, str]:
+def wod(
+    *args: str, content: Path, database_url: str, seats: UpSeats | None = None
+) -> tuple[int, str]:
     env = {
         "WOD_CONTENT__PATHS": json.dumps([str(SAMPLE_CONTENT), str(content)]),
         "WOD_DATABASE_URL": database_url,
         "COLUMNS": "300",
+        **(seats.env if seats else {}),
     }
     result = CliRunner().invoke(app, list(args), env=env)
     return result.exit_code, result.output
@@ -45,9 +48,12 @@ def hub_port() -> int:
 
 
 @contextmanager
-def wod_up(data: Path, content: Path, database_url: str, api: int, hub: int) -> Iterator[None]:
+def wod_up(
+    data: Path, content: Path, database_url: str, api: int, hub: int, seats: UpSeats
+) -> Iterator[None]:
     """``wod up`` as an author runs it, with the sample content and a private layer."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WOD_")}
+    env.update(seats.env)
     env["WOD_CONTENT__PATHS"] = json.dumps([str(SAMPLE_CONTENT), str(content)])
     env["WOD_DATABASE_URL"] = database_url
     log = data.parent / "up.log"
@@ -119,7 +125,7 @@ def test_preview_opens_the_rendered_workshop_and_refreshes_it(
     code, out = wod("workshops", "new", WORKSHOP, content=content, database_url=database_url)
     assert code == 0 and "seats 21-40" in out, out
     api, hub = free_port(), hub_port()
-    with wod_up(data, content, database_url, api, hub):
+    with up_seats() as seats, wod_up(data, content, database_url, api, hub, seats):
         # the hub port is found in the data folder; the seat is the first past local's 1-50
         preview = (
             "workshops",
@@ -130,7 +136,7 @@ def test_preview_opens_the_rendered_workshop_and_refreshes_it(
             "--api-port",
             str(api),
         )
-        code, out = wod(*preview, content=content, database_url=database_url)
+        code, out = wod(*preview, content=content, database_url=database_url, seats=seats)
         assert code == 0, out
         link, username, password = printed(out)
         assert username == "student51"
@@ -146,7 +152,7 @@ def test_preview_opens_the_rendered_workshop_and_refreshes_it(
         # the author edits the welcome notebook and runs the preview again
         readme = content / WORKSHOP / "0-ReadMeFirst.ipynb"
         readme.write_text(readme.read_text().replace("Who you are", "Who you are today"))
-        code, out = wod(*preview, content=content, database_url=database_url)
+        code, out = wod(*preview, content=content, database_url=database_url, seats=seats)
         assert code == 0, out
         again_link, again_user, new_password = printed(out)
         assert (again_link, again_user) == (link, username) and new_password != password
@@ -166,15 +172,17 @@ def test_preview_opens_the_rendered_workshop_and_refreshes_it(
         }
         answer = httpx.post(f"http://127.0.0.1:{api}/api/v1/registrations", json=body)
         assert answer.status_code == 201, answer.text
-        code, out = wod(*preview, "--seat", "1", content=content, database_url=database_url)
+        code, out = wod(
+            *preview, "--seat", "1", content=content, database_url=database_url, seats=seats
+        )
         assert code == 1
         assert re.search(r"student1 of location 'local' is (reserved|ready): a participant", out)
 
         # a template error fails the preview before the seat is touched
         readme.write_text(readme.read_text().replace("{{ STDID }}", "{{ NOPE }}", 1))
-        code, out = wod(*preview, content=content, database_url=database_url)
+        code, out = wod(*preview, content=content, database_url=database_url, seats=seats)
         assert code == 1 and "NOPE" in out and "the preview of WKSHP-Preview failed" in out
-        seat_copy = data / "students" / "student51" / WORKSHOP / "0-ReadMeFirst.ipynb"
+        seat_copy = seats.students_dir(data) / "student51" / WORKSHOP / "0-ReadMeFirst.ipynb"
         assert "seat = 51" in seat_copy.read_text()  # the last good preview stays
 
 

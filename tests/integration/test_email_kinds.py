@@ -21,6 +21,7 @@ from wod.errors import InvalidState
 from wod.mail.sender import MemoryMailer
 from wod.services.mail import KINDS, outbox
 from wod.services.mail.kinds import (
+    CONFIRM,
     Audience,
     EmailKind,
     Liveness,
@@ -47,6 +48,15 @@ def live_registration(ctx: AppContext, agent: Agent, language: str = "en") -> Re
     return registration
 
 
+def unconfirmed_registration(ctx: AppContext, language: str) -> Registration:
+    """Made with ``registration.confirm_email``: no seat, its confirmation link."""
+    ctx.settings.registration.confirm_email = True
+    request = RegistrationRequest(
+        "WKSHP-Python101", "ada@example.org", "Ada <b>", "E", True, language=language
+    )
+    return register(ctx, request)
+
+
 def queue_kind(ctx: AppContext, kind: EmailKind, registration: Registration, now: Any) -> None:
     with ctx.db.write() as s:
         if kind.audience is Audience.admins:
@@ -71,10 +81,13 @@ def test_every_kind_renders_in_text_and_html(
     language: str,
     html_lang: str,
 ) -> None:
-    registration = live_registration(ctx, agent, language)
+    kind = kind_named(name)
+    if kind is CONFIRM:  # sent only before the address confirmed
+        registration = unconfirmed_registration(ctx, language)
+    else:
+        registration = live_registration(ctx, agent, language)
     outbox.send_due(ctx)
     mailer.sent.clear()
-    kind = kind_named(name)
     queue_kind(ctx, kind, registration, clock.now())
     assert outbox.send_due(ctx) == 1
     (message,) = mailer.sent
@@ -85,7 +98,11 @@ def test_every_kind_renders_in_text_and_html(
     if kind.audience is Audience.participant:
         assert message["To"] == "ada@example.org"
         assert "Ada <b>" not in html  # escaped in html
-        assert "/manage/wodm_" in text and "/manage/wodm_" in html
+        if kind is CONFIRM:  # its link, and nothing to manage yet
+            assert "/confirm/wodc_" in text and "/confirm/wodc_" in html
+            assert "/manage/" not in text and "/manage/" not in html
+        else:
+            assert "/manage/wodm_" in text and "/manage/wodm_" in html
         assert html_lang in html, message["Subject"]
     else:
         assert message["To"] == "ops@example.org"

@@ -63,3 +63,82 @@ def test_upgrade_from_the_first_revision_keeps_rows(tmp_path: Path) -> None:
         row = conn.execute(text("SELECT slug, extendable FROM workshop")).one()
     assert tuple(row) == ("WKSHP-Old", True)
     db.dispose()
+
+
+def test_0013_makes_the_seat_optional_and_downgrades_without_seatless_rows(
+    tmp_path: Path,
+) -> None:
+    """Registrations of 0012 keep their seat; a downgrade drops only those without one (the
+    unconfirmed ones, which the older schema cannot hold) and their emails."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from wod.db.migrate import alembic_config, upgrade
+    from wod.db.session import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'confirm.sqlite3'}")
+    upgrade(db, "0012")
+    day = {"day": "2026-01-01 00:00:00"}
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO workshop (id, slug, name, description, categories, duration_hours,"
+                " presenter, role, avatar, replay_link, workshop_img, badge_img, active,"
+                " capacity, priority, seat_min, seat_max, reset, ldap, varpass, compile, beta,"
+                " monoappliance, multiappliance, alternate_locations, layer, created_at,"
+                " updated_at) VALUES (1, 'WKSHP-Old', 'Old', '', '[]', 2, '', '', '', '', '', '',"
+                " 1, 5, 0, 1, 5, 0, 0, 0, '[]', 0, 0, 0, '[]', '', :day, :day)"
+            ),
+            day,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO location (id, name, hub_public_url, hub_api_url, seat_min, seat_max,"
+                " enabled, created_at) VALUES (1, 'local', 'http://h', 'http://h/api', 1, 5, 1,"
+                " :day)"
+            ),
+            day,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO seat (id, location_id, number, username, state, updated_at)"
+                " VALUES (1, 1, 1, 'student1', 'reserved', :day)"
+            ),
+            day,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO registration (id, workshop_id, email, name, company, location_id,"
+                " seat_id, state, created_at, language) VALUES (1, 1, 'old@example.org', 'O',"
+                " 'C', 1, 1, 'queued', :day, 'en')"
+            ),
+            day,
+        )
+    upgrade(db)
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO registration (id, workshop_id, email, name, company, state,"
+                " created_at, language, confirm_nonce, confirm_token_hash, confirm_due_at)"
+                " VALUES (2, 1, 'new@example.org', 'N', 'C', 'unconfirmed',"
+                " :day, 'en', 'n', 'h', :day)"
+            ),
+            day,
+        )
+        conn.execute(
+            text(
+                "INSERT INTO email (registration_id, kind, recipient, dedupe_key, state,"
+                " attempts, next_attempt_at, created_at) VALUES (2, 'confirm',"
+                " 'new@example.org', '2:confirm:1', 'pending', 0, :day, :day)"
+            ),
+            day,
+        )
+        kept = conn.execute(text("SELECT seat_id, confirm_nonce FROM registration WHERE id = 1"))
+        assert tuple(kept.one()) == (1, None)
+    command.downgrade(alembic_config(db), "0012")
+    with db.engine.connect() as conn:
+        assert list(conn.execute(text("SELECT id, seat_id FROM registration"))) == [(1, 1)]
+        assert conn.execute(text("SELECT count(*) FROM email")).scalar() == 0
+    upgrade(db)
+    assert current_revision(db) == head_revision()
+    db.dispose()

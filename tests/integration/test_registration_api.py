@@ -225,7 +225,7 @@ def test_database_forbids_two_live_registrations_on_one_seat_or_email(
     with ctx.db.read() as s:
         original = s.get(Registration, first["id"])
         free = s.scalar(select(Seat).where(Seat.state == SeatState.free))
-    assert original is not None and free is not None
+    assert original is not None and free is not None and original.seat_id is not None
 
     def insert(email: str, seat_id: int) -> None:
         with ctx.db.write() as s:

@@ -81,6 +81,18 @@ def message() -> Any:
     )
 
 
+def starttls_settings(port: int, certificate: tuple[Path, Path]) -> SmtpSettings:
+    """The settings that pass the STARTTLS server: its port, its login, its certificate."""
+    return SmtpSettings(
+        host="127.0.0.1",
+        port=port,
+        security="starttls",
+        username="wod",
+        password="s3cret",
+        ca_file=certificate[0],
+    )
+
+
 def send_once(settings: SmtpSettings, email: Any) -> None:
     """One message as a batch of one: sent, then the connection closed."""
     mailer = SmtpMailer(settings)
@@ -113,14 +125,7 @@ def test_starttls_with_login(
     starttls_server: tuple[int, Inbox], certificate: tuple[Path, Path]
 ) -> None:
     port, inbox = starttls_server
-    settings = SmtpSettings(
-        host="127.0.0.1",
-        port=port,
-        security="starttls",
-        username="wod",
-        password="s3cret",
-        ca_file=certificate[0],
-    )
+    settings = starttls_settings(port, certificate)
     send_once(settings, message())
     assert len(inbox.messages) == 1 and b"Subject: Hi" in inbox.messages[0]
 
@@ -174,14 +179,7 @@ def test_body_lines_starting_with_from_arrive_unchanged(
     starttls_server: tuple[int, Inbox], certificate: tuple[Path, Path]
 ) -> None:
     port, inbox = starttls_server
-    settings = SmtpSettings(
-        host="127.0.0.1",
-        port=port,
-        security="starttls",
-        username="wod",
-        password="s3cret",
-        ca_file=certificate[0],
-    )
+    settings = starttls_settings(port, certificate)
     text = "Hello\nFrom your manage page you can end it.\n.\nThe end\n"
     send_once(
         settings,
@@ -212,14 +210,7 @@ def test_one_tls_context_and_one_connection_serve_a_batch(
 
     monkeypatch.setattr("wod.mail.sender.ssl.create_default_context", counted)
     port, inbox = starttls_server
-    settings = SmtpSettings(
-        host="127.0.0.1",
-        port=port,
-        security="starttls",
-        username="wod",
-        password="s3cret",
-        ca_file=certificate[0],
-    )
+    settings = starttls_settings(port, certificate)
     mailer = SmtpMailer(settings)
     for _ in range(5):
         mailer.send(message())

@@ -90,7 +90,10 @@ class RegistrationPublic(BaseModel):
     id: int
     workshop: str
     status: RegistrationState
-    seat: str
+    seat: str | None = Field(
+        description="The seat's user name; null for a registration that never held one "
+        "(`unconfirmed`, or ended before it was confirmed)."
+    )
     ready_at: datetime | None
     ends_at: datetime | None
     completion: int | None

@@ -230,6 +230,7 @@ def build_verbs(
         mode.accounts,
         ldap=ldap,
         compiler=Compiler(hides_files=mode.hides_files),
+        isolated=mode.isolates_seats,
     )
 
 

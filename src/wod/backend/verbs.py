@@ -136,6 +136,7 @@ class Verbs:
         *,
         ldap: LdapPasswords | None = None,
         compiler: Compiler | None = None,
+        isolated: bool = False,
     ) -> None:
         self.settings = settings
         self.contents = as_source(content)
@@ -146,6 +147,8 @@ class Verbs:
         self.accounts = accounts
         self.ldap = ldap
         self.compiler = compiler or Compiler(hides_files=False)
+        #: Whether the host mode isolates seats (the templates' ``SEATISOLATED``).
+        self.isolated = isolated
 
     def run(self, job: JobOrder, seats: tuple[int, int] | None = None) -> JobReport:
         """Run one job (on ``seats``, a range, for a RESET built on the host); a failure
@@ -214,7 +217,7 @@ class Verbs:
             monoappliance=flags.monoappliance,
             multiappliance=flags.multiappliance,
         )
-        ctx = dataclasses.replace(ctx, produced=produced or {})
+        ctx = dataclasses.replace(ctx, produced=produced or {}, isolated=self.isolated)
         return seat_variables(self.settings, ctx, expose_password=flags.varpass or flags.ldap)
 
     def _env(

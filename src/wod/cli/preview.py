@@ -148,7 +148,8 @@ def _up_settings(
             "start `scripts/wod up` first, or give --data-dir"
         )
     port = hub_port or _up_hub_port(data_dir)
-    overrides = _overrides(up_environment(data_dir, api_port, port, UP_SMTP_PORT))
+    # the seats as wod up has them (system mode as root), with the up.* settings it was given
+    overrides = _overrides(up_environment(data_dir, api_port, port, UP_SMTP_PORT, settings().up))
     return settings(**overrides), overrides
 
 

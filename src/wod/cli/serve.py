@@ -22,11 +22,17 @@ from wod.context import build_context
 from wod.db.migrate import current_revision, head_revision
 from wod.errors import ConfigError, Failure
 from wod.folderlock import FolderLock
+from wod.hub.modes.local import (
+    LocalSeats,
+    choose_local_seats,
+    prepare_local_seats,
+    ready_seat_accounts,
+)
 from wod.hub.process import HubProcess
 from wod.ports import port_is_free
 from wod.services.admin import users as admins
-from wod.services.admin.platform import LOCATION, prepare_platform
-from wod.settings import Settings
+from wod.services.admin.platform import LOCATION, Prepared, prepare_platform
+from wod.settings import Settings, UpSettings
 from wod.web.app import create_app
 from wod.web.limits import server_options
 
@@ -60,9 +66,8 @@ def api(
         ctx.close()
 
 
-def _hub_token(data_dir: Path) -> str:
-    """The hub service token of this data folder: made once, kept 0600, reused."""
-    path = data_dir / "hub" / "api_token"
+def _data_secret(path: Path) -> str:
+    """A random secret kept in ``path`` of a data folder: made once, kept 0600, reused."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,25 +78,53 @@ def _hub_token(data_dir: Path) -> str:
     return token
 
 
+def _hub_token(data_dir: Path) -> str:
+    """The hub service token of this data folder: made once, kept 0600, reused."""
+    return _data_secret(data_dir / "hub" / "api_token")
+
+
+def secret_key_file(data_dir: Path) -> Path:
+    """Where ``wod up`` keeps the ``secret_key`` of a data folder."""
+    return data_dir / "secret_key"
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The ``secret_key`` of this data folder (never the public development default, with
+    which anyone who reads the database could decrypt the live seat passwords)."""
+    return _data_secret(secret_key_file(data_dir))
+
+
 #: The ports of ``wod up`` unless told others.
 UP_API_PORT = 8000
 UP_HUB_PORT = 8001
 UP_SMTP_PORT = 8025
 
 
-def up_environment(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> dict[str, str]:
-    """The settings of every process of ``wod up``, as WOD_ environment variables."""
+def up_environment(
+    data_dir: Path,
+    api_port: int,
+    hub_port: int,
+    smtp_port: int,
+    up: UpSettings | None = None,
+    euid: int | None = None,
+) -> dict[str, str]:
+    """The settings of every process of ``wod up``, as WOD_ environment variables; its seats
+    as :func:`~wod.hub.modes.local.choose_local_seats` decides for the user ``euid``."""
     data = data_dir.resolve()
+    seats = choose_local_seats(data, up or UpSettings(), os.geteuid() if euid is None else euid)
     api_url = f"http://127.0.0.1:{api_port}"
     hub_url = f"http://127.0.0.1:{hub_port}"
-    return {
+    env = {
         "WOD_MODE": "development",
         "WOD_DATA_DIR": str(data),
+        "WOD_SECRET_KEY": _secret_key(data),
         "WOD_API__PORT": str(api_port),
         "WOD_API__PUBLIC_URL": api_url,
         "WOD_BACKEND__API_URL": api_url,
-        "WOD_BACKEND__STUDENTS_DIR": str(data / "students"),
-        "WOD_BACKEND__CREDENTIALS_DIR": str(data / "credentials"),
+        "WOD_BACKEND__ACCOUNT_MODE": seats.mode,
+        "WOD_BACKEND__STUDENTS_DIR": str(seats.students_dir),
+        "WOD_BACKEND__CREDENTIALS_DIR": str(seats.credentials_dir),
+        "WOD_BACKEND__UID_BASE": str(seats.uid_base),
         "WOD_HUB__PORT": str(hub_port),
         "WOD_HUB__INTERNAL_PORT": str(hub_port + 80),
         "WOD_HUB__PROXY_API_PORT": str(hub_port + 81),
@@ -105,11 +138,33 @@ def up_environment(data_dir: Path, api_port: int, hub_port: int, smtp_port: int)
         "WOD_DEV__MAIL_CATCHER": "true",
         "WOD_DEV__MAILDIR": str(data / "mail"),
     }
+    if seats.singleuser_venv is not None:
+        env["WOD_HUB__SINGLEUSER_VENV"] = str(seats.singleuser_venv)
+    return env
 
 
-def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
+def up_notices(seats: LocalSeats, api_port: int) -> list[str]:
+    """What ``wod up`` says at start: how its seats are kept apart (a warning when they are
+    not), and that its mail catcher shows every email to anyone."""
+    if seats.warning is not None:
+        isolation = f"[bold yellow]warning:[/bold yellow] {seats.warning}"
+    else:
+        isolation = (
+            f"seats: Linux users studentN with uid {seats.uid_base} + N, each seat's server run "
+            f"as its own user, homes in {seats.students_dir}"
+        )
+    mail = (
+        f"[bold yellow]warning:[/bold yellow] the mail catcher "
+        f"(http://127.0.0.1:{api_port}/dev/mail) shows every participant's email, passwords "
+        "and manage links included, to anyone who reaches the api: wod up is for development, "
+        "not for an event"
+    )
+    return [isolation, mail]
+
+
+def prepare(current: Settings, seats: tuple[int, int] | None = None) -> Prepared:
     """Make the database ready for this machine (:func:`prepare_platform`), say what was done;
-    the local location's agent token."""
+    what was done (the local location's agent token, its seats)."""
     ctx = build_context(current)
     try:
         done = prepare_platform(ctx, seats)
@@ -133,7 +188,28 @@ def prepare(current: Settings, seats: tuple[int, int] | None = None) -> str:
             f"admin console user {done.first_admin!r} created; "
             f"its password is in {done.password_file}"
         )
-    return done.token
+    return done
+
+
+#: The pinned versions the seats' environment is built with, when run from a checkout.
+CONSTRAINTS = Path("requirements/constraints.txt")
+
+
+def _say_new_secret_key(data: Path) -> None:
+    if secret_key_file(data).exists() or not (data / "agent_token").exists():
+        return
+    console.print(
+        f"[yellow]a secret key of its own for {data}[/yellow] (it used the public development "
+        "default before): manage links sent before no longer open, and the seat passwords of "
+        "live registrations are not shown again",
+        highlight=False,
+    )
+
+
+def _seats_line(current: Settings) -> str:
+    if current.backend.account_mode == "system":
+        return f"Linux users, each on its own; homes in {current.backend.students_dir}"
+    return "[bold yellow]NOT isolated from each other[/bold yellow] (see the warning above)"
 
 
 def _admin_hint(current: Settings) -> str:
@@ -211,6 +287,31 @@ def up(
         lock.release()
 
 
+def _configure(
+    data_dir: Path, api_port: int, hub_port: int, smtp_port: int
+) -> tuple[Settings, dict[str, str]]:
+    """Choose and prepare the seats (:func:`choose_local_seats`), say what is not protected,
+    make the database ready; the settings and the environment of the child processes."""
+    given = settings()  # the environment and --config, before wod up's own settings
+    seats = choose_local_seats(data_dir, given.up, os.geteuid())
+    for notice in up_notices(seats, api_port):
+        console.print(notice, highlight=False)
+    _say_new_secret_key(data_dir.resolve())
+    prepare_local_seats(
+        seats, data_dir, given.hub.kernels, constraints=CONSTRAINTS, say=console.print
+    )
+    env = {**os.environ, **up_environment(data_dir, api_port, hub_port, smtp_port, given.up)}
+    os.environ.update(env)
+    current = settings()
+    logs.configure(current.log_level, current.log.format)
+    done = prepare(current)
+    env["WOD_BACKEND__TOKEN"] = done.token
+    if seats.isolated:
+        low, high = done.seats
+        ready_seat_accounts(seats, range(low, high + 1), say=console.print)
+    return current, env
+
+
 def _up(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> None:
     ports = {
         "api": api_port,
@@ -225,11 +326,7 @@ def _up(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> None:
             f"ports already in use: {', '.join(taken)} (is another wod up running? "
             "choose others with --api-port/--hub-port/--smtp-port)"
         )
-    env = {**os.environ, **up_environment(data_dir, api_port, hub_port, smtp_port)}
-    os.environ.update(env)
-    current = settings()
-    logs.configure(current.log_level, current.log.format)
-    env["WOD_BACKEND__TOKEN"] = prepare(current)
+    current, env = _configure(data_dir, api_port, hub_port, smtp_port)
     stack = Stack(env)
     stopping = False
 
@@ -254,6 +351,7 @@ def _up(data_dir: Path, api_port: int, hub_port: int, smtp_port: int) -> None:
             f"  JupyterHub    http://127.0.0.1:{hub_port}/\n"
             f"  api docs      http://127.0.0.1:{api_port}/api/docs\n"
             f"  state         {data_dir.resolve()}\n"
+            f"  seats         {_seats_line(current)}\n"
             "Press Ctrl-C to stop.\n"
         )
         while not stopping:

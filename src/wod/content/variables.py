@@ -4,7 +4,9 @@ In order, later ones winning: the platform's own (branding, hosts), the variable
 content layers (``variables/all.yml`` then ``variables/<WKSHP>.yml``, layer by layer), what
 derives from them for this seat (per-seat ports), what the seat's ``create`` hooks handed back
 (an API token, a port: :attr:`SeatContext.produced`), the appliance target, and the seat's
-identity (``STDID``, ``WORKSHOP``, ``MODEWS``, ``PASSSTU`` for ``varpass``/``ldap`` workshops).
+identity (``STDID``, ``WORKSHOP``, ``MODEWS``, ``PASSSTU`` for ``varpass``/``ldap`` workshops)
+and whether the host mode isolates seats from each other (``SEATISOLATED``: what a notebook may
+promise a participant about their files).
 Every variable is also reachable as ``hostvars[inventory_hostname]['…']``, as in notebooks
 written for the original platform.
 """
@@ -34,6 +36,7 @@ PROTECTED_NAMES = frozenset(
         "CHALLENGE",
         "MODEWS",
         "PASSSTU",
+        "SEATISOLATED",
         "WODRTARGET",
         "inventory_hostname",
         "hostvars",
@@ -54,6 +57,9 @@ class SeatContext:
     #: What the seat's ``create`` hooks handed back: wins over the variables files and the
     #: per-seat ports, never over :data:`PROTECTED_NAMES`.
     produced: Mapping[str, Any] = field(default_factory=dict)
+    #: Whether the host mode keeps other seats from this one's files (``SEATISOLATED``); off
+    #: unless the host says so: a notebook never promises what the host does not keep.
+    isolated: bool = False
 
 
 def seat_context(
@@ -153,6 +159,7 @@ def seat_variables(
             "WORKSHOP": folder,
             "CHALLENGE": ctx.workshop,
             "MODEWS": "CHLG" if ctx.workshop.startswith("CHLG") else "WKSHP",
+            "SEATISOLATED": ctx.isolated,
         }
     )
     if expose_password and ctx.password is not None:

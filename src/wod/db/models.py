@@ -190,6 +190,17 @@ class Registration(Base):
         Index(None, "reminder_due_at"),
         Index(None, "provision_due_at"),
         Index(None, "client_key", "state"),
+        # one unconfirmed registration per address and workshop: a second request sends the
+        # confirmation again (wod.services.registrations.confirm)
+        Index(
+            "uq_registration_unconfirmed",
+            "email",
+            "workshop_id",
+            unique=True,
+            sqlite_where=text(_in((RegistrationState.unconfirmed,))),
+            postgresql_where=text(_in((RegistrationState.unconfirmed,))),
+        ),
+        Index(None, "confirm_due_at"),
         # the retention timer's due rows: over, not anonymised yet (wod.services.admin.retention)
         Index(
             "ix_registration_retention_due",
@@ -204,8 +215,9 @@ class Registration(Base):
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     company: Mapped[str] = mapped_column(String(200))
-    location_id: Mapped[int] = mapped_column(ForeignKey("location.id"))
-    seat_id: Mapped[int] = mapped_column(ForeignKey("seat.id"))
+    #: None only while it holds no seat and never did (unconfirmed, or ended so).
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("location.id"))
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("seat.id"))
     state: Mapped[RegistrationState] = mapped_column(
         _enum(RegistrationState), default=RegistrationState.queued
     )
@@ -233,6 +245,13 @@ class Registration(Base):
     #: A keyed hash of the client address it was made from, for the cap on live registrations
     #: per address (``registration.live_per_address``); None when made without one (a command).
     client_key: Mapped[str | None] = mapped_column(String(64))
+    #: The confirmation link (``registration.confirm_email``): the nonce it is derived from
+    #: and its hash, kept after it was used so that the link can say so; empty without one.
+    confirm_nonce: Mapped[str | None] = mapped_column(String(64))
+    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: When an unconfirmed registration expires (NULL once confirmed or over).
+    confirm_due_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
 
 
 class Job(Base):

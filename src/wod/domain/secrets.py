@@ -27,6 +27,7 @@ def new_token(prefix: str) -> str:
 
 
 MANAGE_PREFIX = "wodm"
+CONFIRM_PREFIX = "wodc"
 ADMIN_PREFIX = "woda"
 
 
@@ -34,11 +35,23 @@ def new_nonce() -> str:
     return secrets.token_hex(16)
 
 
+def _derived_token(secret_key: str, purpose: str, prefix: str, nonce: str) -> str:
+    """A token derived from a random nonce and the secret key, so that an email rendered when
+    it is sent can carry it without the token being stored anywhere (only its hash is,
+    :func:`hash_token`); ``purpose`` keeps the tokens of one nonce for two uses apart."""
+    digest = hmac.new(secret_key.encode(), f"{purpose}:{nonce}".encode(), hashlib.sha256).digest()
+    return f"{prefix}_{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+
+
 def manage_token(secret_key: str, nonce: str) -> str:
-    """A registration's manage token, derived from its random nonce and the secret key, so
-    that an email can carry it without the token being stored anywhere (only its hash is)."""
-    digest = hmac.new(secret_key.encode(), f"manage:{nonce}".encode(), hashlib.sha256).digest()
-    return f"{MANAGE_PREFIX}_{base64.urlsafe_b64encode(digest).decode().rstrip('=')}"
+    """A registration's manage token (the personal manage link of its emails)."""
+    return _derived_token(secret_key, "manage", MANAGE_PREFIX, nonce)
+
+
+def confirm_token(secret_key: str, nonce: str) -> str:
+    """A registration's confirmation token (the link of its confirmation email), derived like
+    the manage token from a nonce of its own."""
+    return _derived_token(secret_key, "confirm", CONFIRM_PREFIX, nonce)
 
 
 def hash_token(token: str) -> str:

@@ -13,6 +13,7 @@ from wod.errors import IllegalTransition
 
 
 class RegistrationState(StrEnum):
+    unconfirmed = "unconfirmed"  # waiting for its address to confirm; holds no seat
     queued = "queued"  # seat reserved, CREATE job queued
     provisioning = "provisioning"  # the backend is running CREATE
     active = "active"  # seat ready, the clock runs
@@ -54,6 +55,8 @@ class EndReason(StrEnum):
     abuse = "abuse"  # the agent's watchdog caught its seat abusing the host
     provision_timeout = "provision_timeout"  # the seat was not ready in time
     provision_failed = "provision_failed"  # the CREATE job failed for good
+    confirm_timeout = "confirm_timeout"  # its address did not confirm in time
+    workshop_full = "workshop_full"  # confirmed when no seat was left
 
 
 #: Reasons of registrations that ended before their time, by someone's decision.
@@ -80,6 +83,10 @@ EMAIL_HOLDING = (
     RegistrationState.provisioning,
     RegistrationState.active,
 )
+#: Registrations that count towards the cap on live registrations per client address: those
+#: that hold or wait for a seat, and those waiting for their address to confirm (each one made
+#: an email go out, which is what the cap bounds; it keeps counting once it is confirmed).
+ADDRESS_HOLDING = (RegistrationState.unconfirmed, *SEAT_HOLDING)
 
 _R = RegistrationState
 _S = SeatState
@@ -87,6 +94,9 @@ _J = JobState
 
 TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
     RegistrationState: {
+        # unconfirmed -> queued: confirmed, a seat reserved; -> failed: not confirmed in time,
+        # or no seat left when it was
+        _R.unconfirmed: frozenset({_R.queued, _R.failed}),
         _R.queued: frozenset({_R.provisioning, _R.failed}),
         _R.provisioning: frozenset({_R.active, _R.failed}),
         _R.active: frozenset({_R.ending}),
@@ -117,6 +127,12 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         EmailState.sent: frozenset({EmailState.pending}),
         EmailState.failed: frozenset({EmailState.pending}),
     },
+}
+
+
+#: Where a row's life starts, when not at the table's first state (the docs draw them).
+INITIAL: dict[type[StrEnum], tuple[StrEnum, ...]] = {
+    RegistrationState: (_R.queued, _R.unconfirmed),
 }
 
 

@@ -6,6 +6,7 @@ from wod.domain.states import RegistrationState
 from wod.i18n import N_, _
 
 STATUS_TEXT = {
+    RegistrationState.unconfirmed: N_("waiting for you to confirm it from your mailbox"),
     RegistrationState.queued: N_("your seat is being prepared"),
     RegistrationState.provisioning: N_("your seat is being prepared"),
     RegistrationState.active: N_("running"),

@@ -7,21 +7,30 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 
-from wod.errors import HubError
+from wod.errors import ConfigError, HubError
 from wod.hub.config import write_config
+from wod.hub.modes import load_host_mode
 from wod.settings import Settings
 
 
 class HubProcess:
-    """One JupyterHub for one location, with its config written from the settings."""
+    """One JupyterHub for one location, with its config written from the settings.
 
-    def __init__(self, settings: Settings, log_path: Path | None = None) -> None:
+    ``launcher`` is a command the hub is started through (``setpriv …`` to run it as another
+    user); without one the hub runs as this process's user, which the host mode must accept
+    (:meth:`~wod.hub.modes.HostMode.hub_user_problem`: never root in the hub mode)."""
+
+    def __init__(
+        self, settings: Settings, log_path: Path | None = None, launcher: Sequence[str] = ()
+    ) -> None:
         self.settings = settings
         self.log_path = log_path or settings.hub.dir / "jupyterhub.log"
+        self.launcher = list(launcher)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -29,13 +38,17 @@ class HubProcess:
         return f"http://127.0.0.1:{self.settings.hub.port}/hub/api"
 
     def start(self, timeout: float = 60.0) -> None:
+        if not self.launcher:
+            mode = load_host_mode(self.settings)
+            if (problem := mode.hub_user_problem(os.geteuid())) is not None:
+                raise ConfigError(f"JupyterHub not started: {problem}")
         config = write_config(self.settings)
         hub_bin = Path(sys.executable).parent / "jupyterhub"
         env = dict(os.environ)
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(hub_bin), "-f", str(config)],
+            [*self.launcher, str(hub_bin), "-f", str(config)],
             cwd=self.settings.hub.dir,
             stdout=log,
             stderr=subprocess.STDOUT,

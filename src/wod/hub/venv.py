@@ -7,6 +7,7 @@ executable by every user: it is built from the system's ``/usr/bin/python3`` (a 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import subprocess
@@ -26,6 +27,8 @@ KERNELS: dict[str, tuple[list[str], list[str] | None]] = {
     ),
 }
 SERVER_PACKAGES = ["jupyterhub", "jupyterlab"]
+#: Written into a virtualenv once it is complete: what it was built with (:func:`venv_stamp`).
+STAMP_FILE = ".wod-venv"
 
 
 def unknown_kernels(kernels: Sequence[str]) -> list[str]:
@@ -39,6 +42,19 @@ def traversable_by_all(path: Path) -> list[Path]:
         if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
             blocked.append(parent)
     return blocked
+
+
+def venv_stamp(kernels: Sequence[str], constraints: Path | None) -> str:
+    """What a complete virtualenv was built with: its kernels and its pinned versions."""
+    pins = constraints.read_bytes() if constraints is not None and constraints.is_file() else b""
+    return f"{','.join(kernels)} {hashlib.sha256(pins).hexdigest()[:16]}"
+
+
+def is_built(path: Path, kernels: Sequence[str], constraints: Path | None) -> bool:
+    """Whether ``path`` is a virtualenv that :func:`build_venv` completed with these kernels
+    and pins (a build that stopped half-way leaves no stamp)."""
+    stamp = path / STAMP_FILE
+    return stamp.is_file() and stamp.read_text().strip() == venv_stamp(kernels, constraints)
 
 
 def build_venv(
@@ -79,6 +95,7 @@ def build_venv(
         if command is not None:
             _run([str(path / "bin" / "python"), *command])
     os.chmod(path, 0o755)  # noqa: S103 - every seat's user runs it
+    (path / STAMP_FILE).write_text(venv_stamp(kernels, constraints) + "\n")
     say(f"ready: {path / 'bin' / 'jupyterhub-singleuser'} with kernels {', '.join(kernels)}")
     return path
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from wod import i18n
 from wod.branding import readable_on_white
+from wod.hub.modes import isolates_seats
 from wod.services.catalogue import Snapshot
 from wod.settings import Mode, Settings
 from wod.web import csrf
@@ -52,6 +53,10 @@ def _common(request: Request, settings: Settings) -> dict[str, Any]:
         "accent": readable_on_white(settings.branding.primary_color),
         "logo_url": local(settings, settings.branding.logo_url),
         "dev": settings.mode is Mode.development,
+        # a development platform whose seats share one user says so on every page (wod up as
+        # an ordinary user: the hub mode)
+        "seats_shared": settings.mode is Mode.development
+        and not isolates_seats(settings.backend.account_mode),
         "lang": language,
         "languages": [
             LanguageLink(code, name, switch_url(request.url, code), code == language)

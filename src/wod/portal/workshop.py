@@ -57,7 +57,8 @@ def _workshop_page(
     )
 
 
-def _others_with_seats(request: Request, slug: str) -> list[WorkshopView]:
+def others_with_seats(request: Request, slug: str) -> list[WorkshopView]:
+    """Up to six other workshops with seats left, for a page that says one is full."""
     current = snapshot(request)
     if current is None:
         return []
@@ -112,5 +113,5 @@ def _refused(
             "emailed it the link to manage that registration (see the time left, or end it)."
         )
     elif isinstance(refusal, WorkshopFull):
-        values["others"] = _others_with_seats(request, slug)
+        values["others"] = others_with_seats(request, slug)
     return _workshop_page(request, ctx, slug, status_of(refusal), **values)

@@ -34,6 +34,7 @@ def run_pass(ctx: AppContext) -> dict[str, int]:
         "expired": timers.expire_due(ctx),  # before reminders: no reminder after the end
         "reminded": timers.remind_due(ctx),
         "timed_out": timers.watch_provisioning(ctx),
+        "unconfirmed": timers.expire_unconfirmed(ctx),
         "leases": timers.expire_leases(ctx),
         "counters": timers.forget_rate_counters(ctx),
         "silent": provisioning.watch_silence(ctx),

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from wod.content.variables import content_folder_name
 from wod.db.models import Location, Seat, Workshop
-from wod.domain.secrets import manage_token
+from wod.domain.secrets import confirm_token, manage_token
 from wod.settings import Settings
 
 
@@ -14,6 +14,12 @@ def manage_url(settings: Settings, nonce: str) -> str:
     """The personal manage page of a registration."""
     token = manage_token(settings.secret_key.get_secret_value(), nonce)
     return settings.absolute_url(f"/manage/{token}")
+
+
+def confirm_url(settings: Settings, nonce: str) -> str:
+    """The page that confirms an unconfirmed registration (``registration.confirm_email``)."""
+    token = confirm_token(settings.secret_key.get_secret_value(), nonce)
+    return settings.absolute_url(f"/confirm/{token}")
 
 
 def start_url(location: Location, seat: Seat, workshop: Workshop) -> str:

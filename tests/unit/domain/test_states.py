@@ -65,3 +65,25 @@ def test_watchdog_names_programs_not_arguments() -> None:
     )
     assert "burn.py" in program_names(["/usr/bin/python3", "burn.py"], "python3")
     assert "xmrig" in program_names(["./xmrig", "--pool", "x"], "xmrig")
+
+
+def test_an_unconfirmed_registration_holds_no_seat_and_is_not_live() -> None:
+    from wod.domain.states import ADDRESS_HOLDING, EMAIL_HOLDING, SEAT_HOLDING
+
+    unconfirmed = RegistrationState.unconfirmed
+    assert set(sources_of(unconfirmed)) == set()  # where a registration may start
+    check_transition(unconfirmed, RegistrationState.queued)  # confirmed
+    check_transition(unconfirmed, RegistrationState.failed)  # lapsed, or full
+    for never in (RegistrationState.active, RegistrationState.ended):
+        with pytest.raises(IllegalTransition):
+            check_transition(unconfirmed, never)
+    assert unconfirmed not in SEAT_HOLDING and unconfirmed not in EMAIL_HOLDING
+    assert set(ADDRESS_HOLDING) == {unconfirmed, *SEAT_HOLDING}
+
+
+def test_confirm_and_manage_tokens_of_one_nonce_differ() -> None:
+    from wod.domain.secrets import confirm_token, manage_token
+
+    assert confirm_token("k", "n").startswith("wodc_")
+    assert confirm_token("k", "n") != manage_token("k", "n").replace("wodm_", "wodc_")
+    assert confirm_token("k", "n") != confirm_token("other", "n")

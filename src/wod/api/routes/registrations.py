@@ -62,7 +62,10 @@ _ACT_REFUSALS = problem_responses(
 def create_registration(
     ctx: Ctx, body: RegistrationCreate, request: Request
 ) -> RegistrationCreated:
-    """Register for a workshop: a seat is reserved and the emails follow."""
+    """Register for a workshop: a seat is reserved and the emails follow. With
+    `registration.confirm_email`, the registration is `unconfirmed` instead: no seat is held
+    until the address confirms through the link it is emailed (the same request again answers
+    that registration and sends the link again)."""
     registration = registrations.register(
         ctx,
         RegistrationRequest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import entry_points
 
 from wod.errors import ConfigError
@@ -10,7 +11,17 @@ from wod.settings import Settings
 
 GROUP = "wod.host_modes"
 
-__all__ = ["GROUP", "Accounts", "Finding", "HostMode", "SeatFiles", "load_host_mode", "names"]
+__all__ = [
+    "GROUP",
+    "Accounts",
+    "Finding",
+    "HostMode",
+    "SeatFiles",
+    "isolates_seats",
+    "load_host_mode",
+    "mode_class",
+    "names",
+]
 
 
 def names() -> list[str]:
@@ -18,18 +29,31 @@ def names() -> list[str]:
     return sorted({point.name for point in entry_points(group=GROUP)})
 
 
-def load_host_mode(settings: Settings) -> HostMode:
-    """The host mode that ``backend.account_mode`` names, built for ``settings``."""
-    wanted = settings.backend.account_mode
-    found = [point for point in entry_points(group=GROUP) if point.name == wanted]
+def mode_class(name: str) -> type[HostMode]:
+    """The host mode class installed under ``name``."""
+    found = [point for point in entry_points(group=GROUP) if point.name == name]
     if not found:
         known = ", ".join(names()) or "none"
         raise ConfigError(
-            f"backend.account_mode: no host mode {wanted!r} is installed "
+            f"backend.account_mode: no host mode {name!r} is installed "
             f"(entry-point group {GROUP}: {known})"
         )
-    mode_class = found[0].load()
-    if not (isinstance(mode_class, type) and issubclass(mode_class, HostMode)):
-        raise ConfigError(f"host mode {wanted!r} ({found[0].value}) is not a HostMode")
-    mode: HostMode = mode_class(settings)
-    return mode
+    loaded = found[0].load()
+    if not (isinstance(loaded, type) and issubclass(loaded, HostMode)):
+        raise ConfigError(f"host mode {name!r} ({found[0].value}) is not a HostMode")
+    return loaded
+
+
+def load_host_mode(settings: Settings) -> HostMode:
+    """The host mode that ``backend.account_mode`` names, built for ``settings``."""
+    return mode_class(settings.backend.account_mode)(settings)
+
+
+@functools.cache
+def isolates_seats(name: str) -> bool:
+    """Whether the host mode ``name`` keeps seats apart (:attr:`HostMode.isolates_seats`); a
+    mode that is not installed does not."""
+    try:
+        return mode_class(name).isolates_seats
+    except ConfigError:
+        return False

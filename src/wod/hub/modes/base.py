@@ -93,7 +93,8 @@ class HostMode(ABC):
     Contract: :attr:`accounts` and :attr:`seat_files` keep the contracts of
     :class:`Accounts` and :class:`SeatFiles` and are built once per mode object;
     :meth:`hub_config` returns Python lines of ``jupyterhub_config.py`` that choose and set up
-    the spawner (``c`` is the config object); :meth:`seat_of` never raises for a process that
+    the spawner (``c`` is the config object) and stop a hub started as a user that
+    :meth:`hub_user_problem` refuses; :meth:`seat_of` never raises for a process that
     vanished (it returns None); the checks only read, their repairs change what they name.
     """
 
@@ -101,6 +102,9 @@ class HostMode(ABC):
     name: ClassVar[str]
     #: Whether the mode can keep a file from the seat that runs it (the ``compile`` option).
     hides_files: ClassVar[bool] = False
+    #: Whether a seat's processes can neither read nor change another seat's files nor the
+    #: platform's secrets (the template variable ``SEATISOLATED`` tells the notebooks).
+    isolates_seats: ClassVar[bool] = False
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -129,6 +133,10 @@ class HostMode(ABC):
     @abstractmethod
     def seat_of(self, process: psutil.Process) -> str | None:
         """The seat a process belongs to (for the abuse watchdog)."""
+
+    def hub_user_problem(self, euid: int) -> str | None:
+        """Why a JupyterHub of this mode must not run as the user ``euid``; None: it may."""
+        return None
 
     def prepare_hub(self) -> None:  # noqa: B027 - most modes need nothing
         """Make what the hub needs before it starts (``wod hub config``)."""

@@ -1,6 +1,7 @@
-"""The ``hub`` host mode (the default of ``wod up``, no root): seats are only JupyterHub users;
+"""The ``hub`` host mode (``wod up`` run by an ordinary user): seats are only JupyterHub users;
 their passwords are argon2 hashes in the credential store the ``wod`` authenticator reads, and
 every seat's processes run as the hub's own user — **seats are not isolated from each other**.
+A hub of this mode never runs as root: every participant would be root (:data:`ROOT_REFUSED`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ from wod.hub.modes.files import LocalSeatFiles
 from wod.settings import Settings
 
 SEAT_NAME = re.compile(r"student\d+")
+#: Why a hub of this mode refuses to run as root (said by ``HubProcess`` and by the config).
+ROOT_REFUSED = (
+    "the hub account mode runs every seat's server as JupyterHub's own user: run as root, "
+    "every participant would be root. Run JupyterHub as an ordinary user, or use the system "
+    'account mode (backend.account_mode = "system", docs/howto/system-mode.md)'
+)
 SPAWNER = """\
 # Hub account mode: seats are not Linux users and are NOT isolated from each other:
-# every single-user server runs as the hub's own user.
+# every single-user server runs as the hub's own user, which therefore is never root.
+if os.geteuid() == 0:
+    raise SystemExit("wod: " + {refusal})
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = {home_template}
 c.Spawner.cmd = [{singleuser}]
-if os.geteuid() == 0:
-    c.Spawner.args = ["--allow-root"]
 """
 
 
@@ -109,7 +116,10 @@ class HubMode(HostMode):
         return LocalSeatFiles(self.settings.backend.students_dir)
 
     def hub_config(self, values: Mapping[str, str]) -> str:
-        return SPAWNER.format_map(values)
+        return SPAWNER.format_map({**values, "refusal": repr(ROOT_REFUSED)})
+
+    def hub_user_problem(self, euid: int) -> str | None:
+        return ROOT_REFUSED if euid == 0 else None
 
     def seat_of(self, process: psutil.Process) -> str | None:
         return seat_by_hub_user(process, hub_api_of(self.settings))

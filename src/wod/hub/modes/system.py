@@ -25,6 +25,11 @@ from wod.hub.venv import traversable_by_all
 
 #: The seat numbers a uid range may hold (the watchdog ignores uids beyond).
 SEATS = 100_000
+#: Why a hub of this mode refuses to run as anyone but root.
+NOT_ROOT_REFUSED = (
+    "the system account mode starts each seat's server as the seat's Linux user: "
+    "JupyterHub must run as root"
+)
 
 
 class SystemAccounts:
@@ -126,6 +131,7 @@ class SystemMode(HostMode):
 
     name = "system"
     hides_files = True
+    isolates_seats = True
 
     def make_accounts(self) -> Accounts:
         return SystemAccounts(self.settings.backend.uid_base)
@@ -136,6 +142,8 @@ class SystemMode(HostMode):
 
     def hub_config(self, values: Mapping[str, str]) -> str:
         return f"""# System account mode: seats are Linux users studentN, each server runs as it.
+if os.geteuid() != 0:
+    raise SystemExit("wod: " + {NOT_ROOT_REFUSED!r})
 c.JupyterHub.spawner_class = "localprocess"
 c.WodAuthenticator.password_check = "pam"
 c.Spawner.cmd = [{values["singleuser"]}]
@@ -144,6 +152,9 @@ c.Spawner.notebook_dir = "~"
 
     def seat_of(self, process: psutil.Process) -> str | None:
         return seat_by_uid(self.settings.backend.uid_base)(process)
+
+    def hub_user_problem(self, euid: int) -> str | None:
+        return NOT_ROOT_REFUSED if euid != 0 else None
 
     def check_host(self) -> list[Finding]:
         findings = []

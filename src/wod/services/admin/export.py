@@ -125,8 +125,8 @@ def registrations_csv(
         select(*(column.label(name) for name, column in REGISTRATION_COLUMNS.items()))
         .select_from(Registration)
         .join(Workshop, Workshop.id == Registration.workshop_id)
-        .join(Location, Location.id == Registration.location_id)
-        .join(Seat, Seat.id == Registration.seat_id)
+        .outerjoin(Location, Location.id == Registration.location_id)  # none: no seat yet
+        .outerjoin(Seat, Seat.id == Registration.seat_id)
         .order_by(Registration.id.desc())
     )
     query = filtered(query, where)  # the same filters as the list

@@ -58,8 +58,8 @@ class RegistrationFilter:
 class RegistrationRow:
     registration: Registration
     workshop: str
-    location: str
-    seat: str
+    location: str | None  # None: it never held a seat (unconfirmed, or ended before)
+    seat: str | None
     extendable: bool
 
     @property
@@ -102,8 +102,8 @@ def registrations(
     query = (
         select(Registration, Workshop.slug, Location.name, Seat.username, Workshop.extendable)
         .join(Workshop, Workshop.id == Registration.workshop_id)
-        .join(Location, Location.id == Registration.location_id)
-        .join(Seat, Seat.id == Registration.seat_id)
+        .outerjoin(Location, Location.id == Registration.location_id)  # none: no seat yet
+        .outerjoin(Seat, Seat.id == Registration.seat_id)
         .order_by(Registration.id.desc())
     )
     query = filtered(query, where)

@@ -5,8 +5,9 @@ A registration that is over (``ended`` or ``failed``) keeps the person's data fo
 of :func:`wod.scheduler.loop.run_pass`) anonymises it, each registration in its own short
 transaction, so that several schedulers never act on one row twice:
 
-- the registration: name and company become empty, the manage link stops working, the sealed
-  seat password (if any were left) is dropped, and the address is replaced by its keyed hash
+- the registration: name and company become empty, the manage link (and the confirmation
+  link, if it had one) stops working, the sealed seat password (if any were left) is
+  dropped, and the address is replaced by its keyed hash
   (:func:`~wod.services.registrations.badges.email_pseudonym`: HMAC-SHA256 with
   ``secret_key``), so that a returning participant's earlier workshops and badges still count
   towards the levels; ``anonymised_at`` is set;
@@ -120,6 +121,8 @@ def _strip(session: Session, registration: Registration, pseudonym: str) -> None
     registration.company = ""
     registration.manage_token_hash = None
     registration.manage_nonce = ""
+    registration.confirm_token_hash = None
+    registration.confirm_nonce = None
     registration.password_enc = None
     registration.client_key = None  # the keyed hash of the client's address
     session.execute(

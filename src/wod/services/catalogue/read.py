@@ -82,9 +82,11 @@ def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int
 
 
 def popular_ids(session: Session) -> set[int]:
-    """The workshops most people registered for (distinct addresses)."""
+    """The workshops most people registered for (distinct addresses that got a seat: an
+    unconfirmed registration, or one that never confirmed, does not count)."""
     rows = session.execute(
         select(Registration.workshop_id)
+        .where(Registration.seat_id.is_not(None))
         .group_by(Registration.workshop_id)
         .order_by(func.count(func.distinct(Registration.email)).desc())
         .limit(POPULAR_COUNT)

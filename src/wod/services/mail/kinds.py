@@ -18,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wod import i18n
 from wod.domain.levels import level
 from wod.errors import MailError
 from wod.i18n import _
@@ -39,6 +40,7 @@ class Liveness(StrEnum):
     always = "always"
     seat_held = "seat_held"  # its registration holds its seat
     active = "active"  # its registration is active (the password works only then)
+    unconfirmed = "unconfirmed"  # its registration waits for its address to confirm
 
 
 #: Extra variables of a kind, built when it is sent: ``(ctx, email, registration) → values``.
@@ -120,6 +122,19 @@ def _level(ctx: AppContext, email: Email, registration: Registration | None) -> 
     }
 
 
+def _confirmation(
+    ctx: AppContext, email: Email, registration: Registration | None
+) -> dict[str, Any]:
+    nonce = registration.confirm_nonce if registration is not None else None
+    if registration is None or not nonce:
+        raise MailError(f"confirmation email {email.id} of a registration without a link")
+    due = registration.confirm_due_at
+    return {
+        "confirm_url": links.confirm_url(ctx.settings, nonce),
+        "confirm_until": i18n.when(due) if due is not None else "",
+    }
+
+
 def _alert(ctx: AppContext, email: Email, registration: Registration | None) -> dict[str, Any]:
     return {"alert": email.payload or {}}
 
@@ -170,6 +185,16 @@ ALREADY_REGISTERED = register_kind(
         "already_registered",
         "When an address with a live registration registers again: its manage link.",
         liveness=Liveness.seat_held,
+    )
+)
+CONFIRM = register_kind(
+    EmailKind(
+        "confirm",
+        "At registration with `registration.confirm_email`: the link that confirms it (no seat "
+        "is held before); the only email an unconfirmed registration gets.",
+        liveness=Liveness.unconfirmed,
+        variable_names=("confirm_url", "confirm_until"),
+        variables=_confirmation,
     )
 )
 ADMIN_ALERT = register_kind(

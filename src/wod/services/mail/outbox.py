@@ -185,7 +185,7 @@ def _record_sent(ctx: AppContext, email: Email, subject: str) -> None:
             lease_until=None,
         )
         holder = session.get(Registration, row.registration_id or 0) if first else None
-        registered = holder.created_at if holder else None
+        registered = (holder.confirmed_at or holder.created_at) if holder else None
     metrics.email_sent(email.kind, registered, ctx.clock.now())
 
 

@@ -5,8 +5,9 @@
 one-email-per-(registration, kind) dedupe key is untouched, and the outbox sends it again,
 rendered from the registration as it is now. An email still waiting to be sent, or of a purged
 registration, is not resent; neither is a welcome, credentials, reminder or "already registered"
-email once its registration is no longer live (what it says no longer holds): the rule of each
-kind is its row's ``liveness`` in :mod:`wod.services.mail.kinds`.
+email once its registration is no longer live, nor a confirmation email once its registration is
+no longer unconfirmed (what it says no longer holds): the rule of each kind is its row's
+``liveness`` in :mod:`wod.services.mail.kinds`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def check_resendable(session: Session, email: Email) -> None:
         Liveness.always: True,
         Liveness.seat_held: registration.state in SEAT_HOLDING,
         Liveness.active: registration.state is RegistrationState.active,
+        Liveness.unconfirmed: registration.state is RegistrationState.unconfirmed,
     }[liveness]
     if not live:
         raise InvalidState(

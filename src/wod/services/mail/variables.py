@@ -14,7 +14,7 @@ from wod.branding import readable_on_white
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.domain.levels import badge_earned
-from wod.domain.states import ENDED_EARLY, SEAT_HOLDING
+from wod.domain.states import ENDED_EARLY, SEAT_HOLDING, RegistrationState
 from wod.domain.wording import status_text
 from wod.errors import MailError
 from wod.i18n import _, ngettext
@@ -83,10 +83,13 @@ def _registration_variables(
 ) -> dict[str, Any]:
     settings = ctx.settings
     workshop = session.get(Workshop, registration.workshop_id)
-    seat = session.get(Seat, registration.seat_id)
-    location = session.get(Location, registration.location_id)
-    assert workshop is not None and seat is not None and location is not None
+    # no seat: unconfirmed (its confirmation email), or over before it got one
+    seat = session.get(Seat, registration.seat_id) if registration.seat_id else None
+    location = session.get(Location, registration.location_id) if registration.location_id else None
+    assert workshop is not None
     live = registration.state in SEAT_HOLDING
+    # unconfirmed: nothing to manage yet, and the address has not said it is its owner's
+    manage = registration.state is not RegistrationState.unconfirmed and registration.manage_nonce
     badge_page = links.workshop_badge_page(settings, workshop)
     minimum = settings.registration.badge_min_completion
     return {
@@ -98,14 +101,16 @@ def _registration_variables(
         },
         "workshop": workshop,
         "duration": ngettext("%(num)s hour", "%(num)s hours", workshop.duration_hours),
-        "username": seat.username,
+        "username": seat.username if seat is not None else "",
         "password": _("(no longer available)"),
-        "start_url": links.start_url(location, seat, workshop),
+        "start_url": (
+            links.start_url(location, seat, workshop)
+            if seat is not None and location is not None
+            else None
+        ),
         "workshop_url": links.workshop_url(settings, workshop),
         "manage_url": (  # empty for rows that still await the backfill: no dead link
-            links.manage_url(settings, registration.manage_nonce)
-            if registration.manage_nonce
-            else None
+            links.manage_url(settings, registration.manage_nonce) if manage else None
         ),
         "live": live,
         "can_extend": workshop.extendable and not registration.extended and live,

@@ -1,4 +1,5 @@
-"""Registrations: registering (:mod:`.register`), the participant's own actions
+"""Registrations: registering (:mod:`.register`), confirming by email when asked to
+(:mod:`.unconfirmed`, :mod:`.confirm`), the participant's own actions
 (:mod:`.manage`), how a registration moves and stops (:mod:`.lifecycle`), what a job's outcome
 means for it (:mod:`.outcomes`), the scheduler's timers (:mod:`.timers`), an admin's purge
 (:mod:`.erasure`), abuse reported by an agent (:mod:`.abuse`), badges (:mod:`.badges`) and the
@@ -10,6 +11,11 @@ never by an edge.
 """
 
 from wod.services.registrations.abuse import report_abuse
+from wod.services.registrations.confirm import (
+    Confirmation,
+    confirm_registration,
+    confirmation_for_token,
+)
 from wod.services.registrations.erasure import PurgeOutcome, purge_registration
 from wod.services.registrations.manage import (
     RegistrationStatus,
@@ -23,9 +29,12 @@ from wod.services.registrations.outcomes import report_job
 from wod.services.registrations.register import RegistrationRequest, register
 
 __all__ = [
+    "Confirmation",
     "PurgeOutcome",
     "RegistrationRequest",
     "RegistrationStatus",
+    "confirm_registration",
+    "confirmation_for_token",
     "end_now",
     "extend",
     "get_status",

@@ -1,7 +1,12 @@
 """The cap on live registrations per client address (``registration.live_per_address``).
 
-One address may hold only so many registrations that hold or wait for a seat
-(:data:`~wod.domain.states.SEAT_HOLDING`); the next is refused until one of them ends. A
+One address may hold only so many registrations that hold or wait for a seat, or wait for their
+address to confirm them (:data:`~wod.domain.states.ADDRESS_HOLDING`); the next is refused until
+one of them ends. The unconfirmed ones count because each made the platform email an address
+that may never have asked: the cap bounds how many such emails one client address causes at
+once (an unconfirmed registration ends within ``registration.confirm_within``). Counting them
+costs a real participant nothing: a registration counts once, before and after it is
+confirmed, and confirming it checks the cap no more. A
 registration keeps a keyed hash of its address (:func:`client_key`), not the address itself.
 Concurrent registrations from one address are counted one after the other: SQLite runs one
 writer at a time, PostgreSQL takes a transaction lock of the address first.
@@ -16,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wod.db.models import Registration
-from wod.domain.states import SEAT_HOLDING
+from wod.domain.states import ADDRESS_HOLDING
 from wod.errors import AddressLimitReached
 
 
@@ -27,11 +32,12 @@ def client_key(secret_key: str, client: str) -> str:
 
 
 def live_for(session: Session, key: str) -> int:
-    """How many registrations made from the address of ``key`` hold or wait for a seat."""
+    """How many registrations made from the address of ``key`` hold or wait for a seat, or wait
+    for their confirmation."""
     count = session.scalar(
         select(func.count())
         .select_from(Registration)
-        .where(Registration.client_key == key, Registration.state.in_(SEAT_HOLDING))
+        .where(Registration.client_key == key, Registration.state.in_(ADDRESS_HOLDING))
     )
     return count or 0
 

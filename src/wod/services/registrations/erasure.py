@@ -8,11 +8,13 @@ What a purge does, in one transaction:
    badge is awarded and no final or apology email goes out. Its queued jobs are cancelled and
    its seat is purged (a PURGE job; the seat is ``cleaning`` until the agent ran it) — except
    when a CLEANUP or RESET of the seat is already running: that job cleans the seat itself.
+   An ``unconfirmed`` one, which holds no seat, becomes ``failed``.
 2. Every registration purged (live or over) loses its personal data: name and company become
-   empty, the address becomes ``erased-<id>@erased.invalid``, the manage link stops working,
-   the sealed seat password is dropped. Its emails that were not sent are deleted; the others
-   keep their kind, state and dates with the erased address. The level badges this
-   registration triggered are deleted (they record the address). ``erased_at`` is set.
+   empty, the address becomes ``erased-<id>@erased.invalid``, the manage and confirmation
+   links stop working, the sealed seat password is dropped. Its emails that were not sent are
+   deleted; the others keep their kind, state and dates with the erased address. The level
+   badges this registration triggered are deleted (they record the address). ``erased_at`` is
+   set.
 
 What stays: the workshop, seat, dates, state, outcome and completion, so the dashboard's
 registrations, outcomes and completion still count it; its badge levels no longer do (they
@@ -29,9 +31,9 @@ from sqlalchemy.orm import Session
 
 from wod.context import AppContext
 from wod.db.models import BadgeAward, Email, Registration
-from wod.domain.states import SEAT_HOLDING, EmailState, EndReason
+from wod.domain.states import SEAT_HOLDING, EmailState, EndReason, RegistrationState
 from wod.errors import InvalidState, NotFound
-from wod.services.registrations.lifecycle import stop_registration
+from wod.services.registrations.lifecycle import drop_unconfirmed, stop_registration
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,12 @@ def purge_registration(ctx: AppContext, registration_id: int) -> PurgeOutcome:
             raise NotFound(f"No registration {registration_id}.")
         if registration.erased_at is not None:
             raise InvalidState(f"Registration {registration_id} was already purged.")
-        stopped = registration.state in SEAT_HOLDING
+        stopped = registration.state in (*SEAT_HOLDING, RegistrationState.unconfirmed)
         job = None
-        if stopped:
-            reason = EndReason.purged_by_admin
+        reason = EndReason.purged_by_admin
+        if registration.state is RegistrationState.unconfirmed:  # no seat, no job
+            drop_unconfirmed(session, registration, reason, now)
+        elif stopped:
             job = stop_registration(ctx, session, registration, reason, now)
         _erase(session, registration, now)
         return PurgeOutcome(registration.id, stopped, job.id if job else None)
@@ -79,6 +83,8 @@ def _erase(session: Session, registration: Registration, now: datetime) -> None:
     registration.email = address
     registration.manage_token_hash = None
     registration.manage_nonce = ""
+    registration.confirm_token_hash = None
+    registration.confirm_nonce = None
     registration.password_enc = None
     registration.erased_at = now
     session.execute(

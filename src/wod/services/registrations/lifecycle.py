@@ -1,6 +1,7 @@
 """How a registration moves once it exists (ARCHITECTURE §4): ended at its time or on request
 (a CLEANUP follows), extended once, stopped at once when it must not go on, finished when its
-seat was cleaned. Every change goes through the transition table (:func:`~wod.db.transitions.move`).
+seat was cleaned, or dropped before it held a seat (unconfirmed). Every change goes through
+the transition table (:func:`~wod.db.transitions.move`).
 """
 
 from __future__ import annotations
@@ -113,6 +114,21 @@ def stop_registration(
     if cleaning_job(session, seat) is not None:
         return None
     return purge_seat(session, seat, now, ctx.settings.scheduler.job_attempts)
+
+
+def drop_unconfirmed(
+    session: Session, registration: Registration, reason: EndReason, now: datetime
+) -> None:
+    """End an unconfirmed registration, which holds no seat and has no job: ``failed`` with
+    ``reason``, no email. Its confirmation link then says it can no longer be used."""
+    move(
+        session,
+        registration,
+        RegistrationState.failed,
+        ended_at=now,
+        ended_reason=reason,
+        confirm_due_at=None,
+    )
 
 
 def finish_registration(

@@ -28,7 +28,7 @@ class RegistrationStatus:
     workshop: str
     workshop_name: str
     status: RegistrationState
-    seat: str
+    seat: str | None  # None: it never held one (unconfirmed, or ended before it was)
     ready_at: datetime | None
     ends_at: datetime | None
     completion: int | None
@@ -59,10 +59,10 @@ def status_for_token(ctx: AppContext, token: str) -> RegistrationStatus | None:
 
 def status_of(ctx: AppContext, session: Session, registration: Registration) -> RegistrationStatus:
     workshop = session.get(Workshop, registration.workshop_id)
-    seat = session.get(Seat, registration.seat_id)
-    location = session.get(Location, registration.location_id)
-    assert workshop is not None and seat is not None and location is not None
-    active = registration.state is RegistrationState.active
+    seat = session.get(Seat, registration.seat_id) if registration.seat_id else None
+    location = session.get(Location, registration.location_id) if registration.location_id else None
+    assert workshop is not None
+    active = registration.state is RegistrationState.active and seat is not None
     password = None
     if active and registration.password_enc:
         password = ctx.secret_box.open(registration.password_enc)
@@ -71,11 +71,15 @@ def status_of(ctx: AppContext, session: Session, registration: Registration) -> 
         workshop=workshop.slug,
         workshop_name=workshop.name,
         status=registration.state,
-        seat=seat.username,
+        seat=seat.username if seat is not None else None,
         ready_at=registration.ready_at,
         ends_at=registration.ends_at,
         completion=registration.completion,
-        hub_url=links.start_url(location, seat, workshop) if active else None,
+        hub_url=(
+            links.start_url(location, seat, workshop)
+            if active and seat is not None and location is not None
+            else None
+        ),
         can_extend=active and workshop.extendable and not registration.extended,
         password=password,
     )

@@ -1,5 +1,6 @@
 """Registering for a workshop: validation, then one transaction that reserves a seat, inserts
-the registration, queues the CREATE job and the welcome email.
+the registration, queues the CREATE job and the welcome email (:func:`hold_seat`; with
+``registration.confirm_email``, that happens when the address confirms, :mod:`.confirm`).
 
 Correctness under concurrency does not rest on the checks below but on the database: the seat
 is taken by a conditional update (one winner), the workshop row is locked on PostgreSQL so the
@@ -41,7 +42,7 @@ from wod.services.content.revisions import current_revision
 from wod.services.mail.kinds import ALREADY_REGISTERED, WELCOME
 from wod.services.mail.queue import queue_email
 from wod.services.provisioning.jobs import enqueue_job
-from wod.services.registrations import ratelimit
+from wod.services.registrations import ratelimit, unconfirmed
 from wod.services.registrations.address_cap import check_address_cap, client_key
 from wod.settings import RegistrationSettings
 
@@ -163,6 +164,10 @@ def register(
 ) -> Registration:
     """Register one participant: the new registration (``queued``) with its seat reserved.
 
+    With ``registration.confirm_email`` it is ``unconfirmed`` instead, holds no seat and the
+    only email is its confirmation link (:mod:`.confirm`); a second request of the same address
+    for the same workshop meanwhile sends that link again and answers the same registration.
+
     ``client`` is the caller's network address, for the rate limits and the cap on its live
     registrations (:class:`~wod.errors.AddressLimitReached`). When the email address already
     has a live registration, its manage link is emailed again (only the mailbox owner can act
@@ -173,18 +178,22 @@ def register(
     if client is not None:
         counted.append((f"ip:{client}", limits.rate_per_ip, limits.rate_window))
     ratelimit.hit_all(ctx, counted)
-    try:
-        with ctx.db.write() as session:
-            return _register(ctx, session, request, client)
-    except IntegrityError as exc:
-        if "email" not in str(exc.orig):
-            raise WorkshopFull() from exc
-        failure: AlreadyRegistered = AlreadyRegistered()
-        cause: Exception = exc
-    except AlreadyRegistered as exc:
-        failure, cause = exc, exc
-    resend_manage_link(ctx, request.email)
-    raise failure from cause
+    for may_retry in (True, False):
+        try:
+            with ctx.db.write() as session:
+                return _register(ctx, session, request, client)
+        except IntegrityError as exc:
+            if may_retry and "workshop_id" in str(exc.orig):
+                continue  # a concurrent twin made it unconfirmed first: its link goes again
+            if "email" not in str(exc.orig):
+                raise WorkshopFull() from exc
+            failure: AlreadyRegistered = AlreadyRegistered()
+            cause: Exception = exc
+        except AlreadyRegistered as exc:
+            failure, cause = exc, exc
+        resend_manage_link(ctx, request.email)
+        raise failure from cause
+    raise AssertionError("the second attempt returns or raises")
 
 
 def resend_manage_link(ctx: AppContext, email: str) -> None:
@@ -219,17 +228,56 @@ def _register(
     ctx: AppContext, session: Session, request: RegistrationRequest, client: str | None
 ) -> Registration:
     now = ctx.clock.now()
+    limits = ctx.settings.registration
     workshop = session.scalar(
         select(Workshop).where(Workshop.slug == request.workshop).with_for_update()
     )
     if workshop is None or not workshop.active:
         slug = repr(request.workshop)
         raise WorkshopNotFound(_("No workshop %(slug)s is open for registration.", slug=slug))
+    check_email_free(session, request.email)
+    check_capacity(session, workshop)
+    if limits.confirm_email:
+        pending = unconfirmed.unconfirmed_for(session, request.email, workshop.id)
+        if pending is not None:  # it counts towards the cap already
+            unconfirmed.send_confirmation_again(ctx, session, pending, now)
+            return pending
+    key = client_key(ctx.settings.secret_key.get_secret_value(), client) if client else None
+    if key is not None:  # after the capacity: a full workshop says so first
+        check_address_cap(session, key, limits.live_per_address)
+    registration = Registration(
+        workshop_id=workshop.id,
+        email=request.email,
+        name=request.name,
+        company=request.company,
+        created_at=now,
+        language=request.language,
+        manage_nonce=(nonce := new_nonce()),
+        manage_token_hash=hash_token(
+            manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
+        ),
+        client_key=key,
+    )
+    if limits.confirm_email:
+        unconfirmed.ask_confirmation(ctx, session, registration, now)
+    else:
+        hold_seat(ctx, session, workshop, registration, now)
+    return registration
+
+
+def check_email_free(session: Session, email: str) -> None:
+    """:class:`AlreadyRegistered` when ``email`` has a live registration (a friendly check:
+    the partial unique index on live addresses is what guarantees it)."""
     live_email = select(Registration.id).where(
-        Registration.email == request.email, Registration.state.in_(EMAIL_HOLDING)
+        Registration.email == email, Registration.state.in_(EMAIL_HOLDING)
     )
     if session.scalar(live_email) is not None:
         raise AlreadyRegistered()
+
+
+def check_capacity(session: Session, workshop: Workshop) -> None:
+    """:class:`WorkshopFull` when the workshop's registrations holding seats reach its
+    ``capacity`` (exact on PostgreSQL, where the caller locked the workshop's row)."""
     live = session.scalar(
         select(func.count())
         .select_from(Registration)
@@ -237,27 +285,19 @@ def _register(
     )
     if (live or 0) >= workshop.capacity:
         raise WorkshopFull()
-    key = client_key(ctx.settings.secret_key.get_secret_value(), client) if client else None
-    if key is not None:  # after the capacity: a full workshop says so first
-        check_address_cap(session, key, ctx.settings.registration.live_per_address)
+
+
+def hold_seat(
+    ctx: AppContext, session: Session, workshop: Workshop, registration: Registration, now: datetime
+) -> None:
+    """Reserve a seat for ``registration`` (``queued``, new or just confirmed) and queue its
+    CREATE job and its welcome email; :class:`WorkshopFull` when no seat is free. The one path
+    by which a registration comes to hold a seat."""
     seat = reserve_seat(session, workshop, now)
-    registration = Registration(
-        workshop_id=workshop.id,
-        email=request.email,
-        name=request.name,
-        company=request.company,
-        location_id=seat.location_id,
-        seat_id=seat.id,
-        created_at=now,
-        language=request.language,
-        manage_nonce=(nonce := new_nonce()),
-        manage_token_hash=hash_token(
-            manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
-        ),
-        provision_due_at=now + ctx.settings.registration.provision_timeout,
-        content_revision_id=revision.id if (revision := current_revision(session)) else None,
-        client_key=key,
-    )
+    registration.location_id, registration.seat_id = seat.location_id, seat.id
+    registration.provision_due_at = now + ctx.settings.registration.provision_timeout
+    revision = current_revision(session)
+    registration.content_revision_id = revision.id if revision is not None else None
     session.add(registration)
     session.flush()
     enqueue_job(
@@ -270,7 +310,6 @@ def _register(
         attempts=ctx.settings.scheduler.job_attempts,
     )
     queue_email(session, WELCOME, registration, now)
-    return registration
 
 
 def reserve_seat(session: Session, workshop: Workshop, now: datetime) -> Seat:

@@ -1,5 +1,6 @@
 """The timers of the scheduler (ARCHITECTURE §4): the end of a registration's time, its
-reminder, the provision watchdog, job leases, and the rate counters' clean-up.
+reminder, the provision watchdog, the expiry of unconfirmed registrations, job leases, and the
+rate counters' clean-up.
 
 Each timer reads due rows through an index on their due time — never a scan of history — and
 changes each row in its own short transaction with a conditional update, so two schedulers
@@ -25,6 +26,7 @@ from wod.errors import InvalidState
 from wod.services.mail.kinds import REMINDER
 from wod.services.mail.queue import queue_email
 from wod.services.registrations.lifecycle import (
+    drop_unconfirmed,
     end_registration,
     reminder_lead,
     stop_registration,
@@ -110,6 +112,29 @@ def watch_provisioning(ctx: AppContext) -> int:
         )
 
     return _each_due(ctx, Registration, due, waiting, give_up)
+
+
+def expire_unconfirmed(ctx: AppContext) -> int:
+    """Unconfirmed registrations whose ``confirm_due_at`` has passed (not confirmed within
+    ``registration.confirm_within``): ``failed``, ``confirm_timeout``, with no email; how many."""
+    now = ctx.clock.now()
+    due = (
+        select(Registration.id)
+        .where(
+            Registration.confirm_due_at <= now,
+            Registration.state == RegistrationState.unconfirmed,
+        )
+        .order_by(Registration.confirm_due_at)
+    )
+
+    def drop(session: Session, registration: Registration) -> bool:
+        deadline = registration.confirm_due_at
+        if deadline is None or deadline > now:  # its link was sent again meanwhile
+            return False
+        drop_unconfirmed(session, registration, EndReason.confirm_timeout, now)
+        return True
+
+    return _each_due(ctx, Registration, due, (RegistrationState.unconfirmed,), drop)
 
 
 def expire_leases(ctx: AppContext) -> int:
