@@ -66,27 +66,27 @@ class CallbackModule(CallbackBase):
             self.plays.append([name, round(time.monotonic() - since, 2)])
             self._play = None
 
-    def v2_playbook_on_start(self, playbook) -> None:  # noqa: ANN001 - ansible's API
+    def v2_playbook_on_start(self, playbook) -> None:
         self.check = bool(context.CLIARGS.get("check"))
 
-    def v2_playbook_on_play_start(self, play) -> None:  # noqa: ANN001
+    def v2_playbook_on_play_start(self, play) -> None:
         self._close_play()
         self._play = (play.get_name(), time.monotonic())
 
-    def _start(self, task) -> None:  # noqa: ANN001
+    def _start(self, task) -> None:
         self._close_task()
         role = task._role.get_name() if task._role else "(play)"
         self._task = (role, f"{role} : {task.name}", time.monotonic())
 
-    def v2_playbook_on_task_start(self, task, is_conditional) -> None:  # noqa: ANN001
+    def v2_playbook_on_task_start(self, task, is_conditional) -> None:
         self._start(task)
 
-    def v2_playbook_on_handler_task_start(self, task) -> None:  # noqa: ANN001
+    def v2_playbook_on_handler_task_start(self, task) -> None:
         self._start(task)
 
     # ----- results
 
-    def _changed(self, result, item: object = None) -> None:  # noqa: ANN001
+    def _changed(self, result, item: object = None) -> None:
         data = result.result
         if not data.get("changed"):
             return
@@ -111,33 +111,33 @@ class CallbackModule(CallbackBase):
             }
         )
 
-    def v2_runner_on_ok(self, result) -> None:  # noqa: ANN001
+    def v2_runner_on_ok(self, result) -> None:
         if not result.result.get("results"):  # a loop reports its items one by one
             self._changed(result)
 
-    def v2_runner_item_on_ok(self, result) -> None:  # noqa: ANN001
+    def v2_runner_item_on_ok(self, result) -> None:
         self._changed(result, result.result.get("item"))
 
-    def _failed(self, result) -> None:  # noqa: ANN001
+    def _failed(self, result) -> None:
         data = result.result
         msg = str(data.get("msg") or data.get("stderr") or "failed").strip()
         self.failures.append(f"{result.host.get_name()}: {result.task.name}: {msg}")
 
-    def v2_runner_on_failed(self, result, ignore_errors: bool = False) -> None:  # noqa: ANN001
+    def v2_runner_on_failed(self, result, ignore_errors: bool = False) -> None:
         # A loop's items were reported one by one (below): not again as a whole.
         if not ignore_errors and not result.result.get("results"):
             self._failed(result)
 
-    def v2_runner_item_on_failed(self, result) -> None:  # noqa: ANN001
+    def v2_runner_item_on_failed(self, result) -> None:
         self._failed(result)
 
-    def v2_runner_on_unreachable(self, result) -> None:  # noqa: ANN001
+    def v2_runner_on_unreachable(self, result) -> None:
         msg = str(result.result.get("msg") or "unreachable")
         host = result.host.get_name()
         address = result.host.vars.get("ansible_host", host)
         self.failures.append(f"{host}: unreachable at ansible_host {address}: {msg}")
 
-    def v2_playbook_on_stats(self, stats) -> None:  # noqa: ANN001
+    def v2_playbook_on_stats(self, stats) -> None:
         self._close_play()
         target = os.environ.get("WOD_DEPLOY_REPORT")
         if not target:

@@ -102,9 +102,11 @@ class Environment:
         api: int,
         hubs: list[Hub],
         appliances: dict[int, list[str]] | None = None,
+        monitoring: dict[int, dict[str, Any]] | None = None,
     ) -> None:
         """hosts.yml for the bed's hosts: db and api by index, hubs with their locations,
-        appliances with the workshops whose setup hooks they run."""
+        appliances with the workshops whose setup hooks they run, the monitoring host with
+        its variables."""
         self.inventory(
             bed,
             db=db,
@@ -114,6 +116,7 @@ class Environment:
                 i: {"wod_seats": "1-3", "wod_appliance_workshops": w}
                 for i, w in (appliances or {}).items()
             },
+            monitoring=monitoring,
         )
 
     @staticmethod
@@ -133,6 +136,7 @@ class Environment:
         api: int,
         hubs: dict[int, dict[str, Any]],
         appliances: dict[int, dict[str, Any]] | None = None,
+        monitoring: dict[int, dict[str, Any]] | None = None,
     ) -> None:
         """hosts.yml with any variables per hub host (a test leaves some out on purpose)."""
         env = bed.env()
@@ -154,6 +158,9 @@ class Environment:
                     "wod_hubs": {"hosts": {f"h{i}": entry(i, v) for i, v in hubs.items()}},
                     "wod_appliances": {
                         "hosts": {f"h{i}": entry(i, v) for i, v in (appliances or {}).items()}
+                    },
+                    "wod_monitoring": {
+                        "hosts": {f"h{i}": entry(i, v) for i, v in (monitoring or {}).items()}
                     },
                 },
             }

@@ -26,6 +26,8 @@ DEPLOY_PATHS = (
     "tests/bed",
     "bench/deploy.py",
     "docs/howto/deploy.md",
+    # The monitoring host gets its alert rules and dashboard from here.
+    "docs/monitoring",
 )
 #: ``worktree``: commit A is the checkout as it is on disk, every uncommitted change included.
 #: ``head`` (the default): the last commit with the deployment's own files as they are on disk,

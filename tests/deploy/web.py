@@ -64,8 +64,8 @@ def register_in_api(web: httpx.Client, email: str, name: str) -> dict[str, Any]:
     return data
 
 
-def hub_login(hub: httpx.Client, username: str, password: str) -> None:
-    """Log in to JupyterHub (the form needs ``_xsrf``) and wait for the seat's JupyterLab."""
+def hub_login_form(hub: httpx.Client, username: str, password: str) -> httpx.Response:
+    """Send JupyterHub's login form (it needs ``_xsrf``); the answer, whatever it is."""
 
     def login_page() -> str | None:  # a hub that just started may not answer yet (502)
         try:
@@ -76,10 +76,15 @@ def hub_login(hub: httpx.Client, username: str, password: str) -> None:
         return cookies[0] if page.status_code == 200 and cookies and cookies[0] else None
 
     xsrf = wait_for(login_page, 120, "the hub's login page")
-    answer = hub.post(
+    return hub.post(
         f"/hub/login?next=/user/{username}/lab",
         data={"username": username, "password": password, "_xsrf": xsrf},
     )
+
+
+def hub_login(hub: httpx.Client, username: str, password: str) -> None:
+    """Log in to JupyterHub and wait for the seat's JupyterLab."""
+    answer = hub_login_form(hub, username, password)
     assert answer.status_code in (200, 424) and "/hub/login" not in str(answer.url), (
         f"login of {username} refused: {answer.status_code} {answer.url}"
     )

@@ -30,6 +30,8 @@ SECRETS: dict[str, Callable[[], str]] = {
     "vault_wod_db_password": lambda: secrets.token_urlsafe(32),
     "vault_wod_hub_token_seed": lambda: secrets.token_hex(32),
     "vault_wod_admin_password": lambda: secrets.token_urlsafe(18),
+    "vault_wod_metrics_token": lambda: secrets.token_urlsafe(32),
+    "vault_wod_unlock_key": lambda: secrets.token_urlsafe(32),
 }
 #: Secrets the operator fills in (``ansible-vault edit``): empty at first.
 OPERATOR_SECRETS = ("vault_wod_smtp_password",)
@@ -41,6 +43,8 @@ VAULT_INTRO = """\
 # vault_wod_db_password     password of the PostgreSQL role wod
 # vault_wod_hub_token_seed  each hub host's hub.api_token is derived from it and its name
 # vault_wod_admin_password  first password of the admin console user (wod_admin_user)
+# vault_wod_metrics_token   the api's metrics.token: Prometheus presents it at GET /metrics
+# vault_wod_unlock_key      hub.unlock_key of the api and every hub host (the unlock links)
 # vault_wod_smtp_password   password of the SMTP relay (wod_smtp.username), if it needs one
 """
 

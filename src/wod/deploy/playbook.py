@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wod.deploy.checkout import Checkout
+from wod.deploy.inventory import check_inventory
 from wod.deploy.report import Report, read_report, summary
 from wod.deploy.vault import check_password
 from wod.deploy.wheelhouse import Wheelhouse, build_wheelhouse
@@ -123,8 +124,11 @@ def deploy(
     """Build the wheelhouse, run the playbook, and return its report.
 
     Failure when a host failed or could not be reached, or (in check mode) when something
-    would change: drift.
+    would change: drift. ConfigError, before anything runs, for an inventory whose files name
+    a wrong monitoring group or an unknown monitoring variable.
     """
+    if options.inventory.exists():
+        check_inventory(options.inventory, checkout.root)
     files = check_password(options.inventory, options.password)
     if files:
         say(f"vault: {len(files)} file(s) open with the password")
