@@ -117,6 +117,21 @@ def start_api(
     raise RuntimeError(f"the api did not start; see {folder / name}.log")
 
 
+def post_registration(http: httpx.Client, n: int, prefix: str) -> tuple[httpx.Response, float]:
+    """Participant ``n`` (``{prefix}{n}@example.org``) registers for one of the 4 workshops:
+    the answer and its latency in seconds."""
+    body = {
+        "workshop": f"WKSHP-Burst{n % WORKSHOPS}",
+        "email": f"{prefix}{n}@example.org",
+        "name": f"Bench {n}",
+        "company": "Bench",
+        "accept_terms": True,
+    }
+    start = time.perf_counter()
+    answer = http.post("/api/v1/registrations", json=body)
+    return answer, time.perf_counter() - start
+
+
 def burst(url: str, total: int, clients: int) -> tuple[list[float], Counter[int], float]:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
@@ -127,16 +142,7 @@ def burst(url: str, total: int, clients: int) -> tuple[list[float], Counter[int]
         with httpx.Client(base_url=url, timeout=60) as http:
             barrier.wait()
             for n in range(index, total, clients):
-                body = {
-                    "workshop": f"WKSHP-Burst{n % WORKSHOPS}",
-                    "email": f"b{n}@example.org",
-                    "name": f"Burst {n}",
-                    "company": "Bench",
-                    "accept_terms": True,
-                }
-                start = time.perf_counter()
-                answer = http.post("/api/v1/registrations", json=body)
-                elapsed = time.perf_counter() - start
+                answer, elapsed = post_registration(http, n, "b")
                 with lock:
                     latencies.append(elapsed)
                     statuses[answer.status_code] += 1

@@ -35,7 +35,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench.burst import ROOT, percentile, postgresql, prepare, start_api
+from bench.burst import ROOT, percentile, post_registration, postgresql, prepare, start_api
 from wod.ports import free_port
 
 WARM_UP = 5
@@ -122,16 +122,7 @@ def one_round(
         with httpx.Client(base_url=url, timeout=60) as http:
 
             def register(n: int) -> float:
-                body = {
-                    "workshop": f"WKSHP-Burst{n % 4}",
-                    "email": f"r{n}@example.org",
-                    "name": f"Reg {n}",
-                    "company": "Bench",
-                    "accept_terms": True,
-                }
-                start = time.perf_counter()
-                answer = http.post("/api/v1/registrations", json=body)
-                elapsed = time.perf_counter() - start
+                answer, elapsed = post_registration(http, n, "r")
                 if answer.status_code != 201:
                     raise RuntimeError(f"registration {n}: {answer.status_code} {answer.text}")
                 return elapsed
