@@ -174,6 +174,8 @@ def test_deny_listed_commands_die_at_once(
     third = seat_block.user(3)
     accounts.prepare(seat_block.n(3), third, system_students / third)
     miner = as_seat(launched, third, "bash", "-c", "exec -a xmrig sleep 600")
+    # the seat's process is bash until its exec: the watchdog must meet the miner, not bash
+    wait_for(lambda: miner.cmdline()[:1] == ["xmrig"], 10, "the miner to exec")
     reported: list[Abuse] = []
     watchdog = AbuseWatchdog(WatchdogSettings(), seat_by_uid(UID_BASE), accounts, reported.append)
     (abuse,) = watchdog.scan()
