@@ -110,10 +110,13 @@ def _remove_users(block: SeatBlock) -> None:
     import pwd
     import subprocess
 
+    from wod.hub.modes.system import SystemAccounts
+
     for user in pwd.getpwall():
         if block.contains_uid(user.pw_uid) and user.pw_name.startswith("student"):
-            subprocess.run(["pkill", "-KILL", "-U", str(user.pw_uid)], check=False)
-            subprocess.run(["userdel", user.pw_name], check=False, capture_output=True)
+            # killed and waited for: userdel refuses a user that still has a process
+            SystemAccounts(UID_BASE).kill_processes(user.pw_name)
+            subprocess.run(["userdel", user.pw_name], check=True, capture_output=True)
             subprocess.run(["groupdel", user.pw_name], check=False, capture_output=True)
 
 
@@ -341,6 +344,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     folder = getattr(item, "funcargs", {}).get("tmp_path")
     if report.failed and isinstance(folder, Path):
         for log in sorted(folder.rglob("*.log")):
-            lines = log.read_text(errors="replace").splitlines()[-60:]
+            lines = _first_of_each(log.read_text(errors="replace").splitlines())[-80:]
             report.sections.append((f"end of {log.relative_to(folder)}", "\n".join(lines)))
     return report
+
+
+def _first_of_each(lines: list[str]) -> list[str]:
+    """``lines`` without the repeats that differ only in their times: a test polling a page
+    would push the line that tells what went wrong out of the shown end."""
+    import re
+
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        key = re.sub(r"[\d:.T-]+(Z|ms)?", "#", line)
+        if key not in seen:
+            seen.add(key)
+            kept.append(line)
+    return kept

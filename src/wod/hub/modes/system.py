@@ -54,6 +54,8 @@ class SystemAccounts:
         if existing is not None:
             if existing.pw_uid != uid:
                 raise VerbError(f"{username} exists with uid {existing.pw_uid}, not {uid}")
+            if existing.pw_dir != str(home):  # the students folder moved: the hub starts the
+                _run(["usermod", "-d", str(home), username])  # server in the passwd home
             return
         try:
             grp.getgrgid(uid)
