@@ -60,6 +60,9 @@ class JobOrder(BaseModel):
     content: ContentRef | None = None
     #: The id of the api request that queued the job: the agent logs with it while it runs.
     request_id: str | None = Field(None, max_length=64)
+    #: A CREATE that starts the seat's server at its end (a warm pool's seat), whatever the
+    #: agent's ``backend.prespawn``.
+    start_server: bool = False
 
 
 class JobReport(BaseModel):

@@ -93,6 +93,7 @@ class Order:
         self.seat = job.seat.number if job.seat else 0
         self.workshop: WorkshopOrder | None = job.workshop
         self.seats = seats
+        self.start_server = job.start_server
 
     @property
     def slug(self) -> str:
@@ -422,7 +423,11 @@ class Verbs:
             )
         self._hooks(order).run("post-copy", folder, env, variables, job_log)
         self.hub.ensure_user(username)
-        if self.settings.backend.prespawn:
+        if order.start_server:  # a warm seat: warm once its lab answers
+            self.hub.start_server(username)
+            self.hub.wait_ready(username, self.settings.hub.spawn_timeout)
+            job_log("server started")
+        elif self.settings.backend.prespawn:
             self.hub.start_server(username)
             job_log("server starting")
         return JobReport(ok=True, password=password)

@@ -266,6 +266,11 @@ def wod_yml(workshop: NewWorkshop) -> str:
             "true: a participant may extend a running session once (registration.extend_by).",
             "extendable: true",
         ),
+        (
+            "Seats kept built, with their server started, ahead of registrations: a participant\n"
+            "# gets one at once (0: none; at most the capacity).",
+            "warm: 0",
+        ),
     ]
     lines = [
         "%YAML 1.1",

@@ -44,6 +44,7 @@ FIELDS: dict[str, str] = {
     "location": "location",
     "alternateLocation": "alternate_locations",
     "extendable": "extendable",  # wod's own: may a participant extend once (default yes)
+    "warm": "warm",  # wod's own: seats built and started ahead of registrations (default 0)
 }
 OPTIONAL_KEYS = {
     "workshopImg",
@@ -52,6 +53,7 @@ OPTIONAL_KEYS = {
     "location",
     "alternateLocation",
     "extendable",
+    "warm",
 }
 DEFAULT_DURATION = 4
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -95,6 +97,7 @@ class WodYml:
     location: str | None = None
     alternate_locations: list[str] = field(default_factory=list)
     extendable: bool = True
+    warm: int = 0
 
     @property
     def seats(self) -> int:
@@ -321,6 +324,7 @@ def _build(reader: _Reader, data: dict[str, Any]) -> WodYml:
         "replayId": reader.optional_integer,
         "capacity": reader.optional_integer,
         "priority": reader.integer_or_default,
+        "warm": reader.integer_or_default,
     }
     for key, value in data.items():
         if key not in FIELDS:
@@ -362,8 +366,22 @@ def _check_values(reader: _Reader, spec: WodYml, data: dict[str, Any]) -> None:
             f"{spec.capacity} is more than the {spec.seats} seats of the range; "
             f"at most {spec.seats} can run at once",
         )
+    _check_warm(reader, spec)
     if spec.monoappliance and spec.multiappliance:
         reader.error("multiappliance", "monoappliance and multiappliance exclude each other")
+
+
+def _check_warm(reader: _Reader, spec: WodYml) -> None:
+    """A pool is part of the workshop's seats: it cannot be larger than they are."""
+    limit = min(max(spec.capacity or 0, 0), spec.seats)
+    if spec.warm < 0:
+        reader.error("warm", f"must not be negative, got {spec.warm}")
+    elif spec.warm > 0 and spec.warm > limit:
+        reader.error(
+            "warm",
+            f"a pool of {spec.warm} warm seats is larger than the workshop's "
+            f"{limit} seats (range {spec.seats}, capacity {spec.capacity}); at most {limit}",
+        )
 
 
 def declared_range(path: Path) -> tuple[int, int] | None:

@@ -126,6 +126,11 @@ class Seat(Base):
     username: Mapped[str] = mapped_column(String(50))
     state: Mapped[SeatState] = mapped_column(_enum(SeatState), default=SeatState.free)
     updated_at: Mapped[datetime]
+    #: While ``warming`` or ``warm``: the workshop and content revision it is built for, and
+    #: (once warm) its password, sealed, which the registration that takes it receives.
+    warm_workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))
+    warm_revision_id: Mapped[int | None] = mapped_column(ForeignKey("content_revision.id"))
+    warm_password_enc: Mapped[str | None] = mapped_column(Text)
 
 
 class Workshop(Base):
@@ -162,6 +167,8 @@ class Workshop(Base):
     alternate_locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     layer: Mapped[str] = mapped_column(String(500), default="")
     extendable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    #: Seats kept built and started ahead of registrations (``warm`` in wod.yml).
+    warm: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -29,6 +29,8 @@ class SeatState(StrEnum):
     cleaning = "cleaning"  # CLEANUP or PURGE pending
     resetting = "resetting"  # RESET pending
     broken = "broken"  # a job on it failed for good; an admin PURGE repairs it
+    warming = "warming"  # CREATE for a workshop's warm pool, no registration yet
+    warm = "warm"  # rendered, password set, server started: the next registration takes it
 
 
 class JobState(StrEnum):
@@ -97,7 +99,8 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         # unconfirmed -> queued: confirmed, a seat reserved; -> failed: not confirmed in time,
         # or no seat left when it was
         _R.unconfirmed: frozenset({_R.queued, _R.failed}),
-        _R.queued: frozenset({_R.provisioning, _R.failed}),
+        # queued -> active: it took a warm seat (nothing to wait for)
+        _R.queued: frozenset({_R.provisioning, _R.active, _R.failed}),
         _R.provisioning: frozenset({_R.active, _R.failed}),
         _R.active: frozenset({_R.ending}),
         _R.ending: frozenset({_R.ended}),
@@ -105,13 +108,18 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         _R.failed: frozenset(),
     },
     SeatState: {
-        _S.free: frozenset({_S.reserved, _S.cleaning, _S.broken}),
+        _S.free: frozenset({_S.reserved, _S.warming, _S.cleaning, _S.broken}),
         # reserved -> free: the registration moved to another location before its CREATE ran
         _S.reserved: frozenset({_S.ready, _S.free, _S.cleaning, _S.broken}),
         _S.ready: frozenset({_S.cleaning, _S.broken}),
         _S.cleaning: frozenset({_S.free, _S.resetting, _S.broken}),
         _S.resetting: frozenset({_S.free, _S.cleaning, _S.broken}),
         _S.broken: frozenset({_S.cleaning}),
+        # warming -> reserved: a registration takes it while it is built; -> cleaning: built
+        # for content or a pool that no longer holds, or its CREATE failed; warm -> cleaning:
+        # dropped from the pool (content changed, pool smaller, workshop closed)
+        _S.warming: frozenset({_S.warm, _S.reserved, _S.cleaning, _S.broken}),
+        _S.warm: frozenset({_S.ready, _S.cleaning, _S.broken}),
     },
     JobState: {
         # queued -> done: the late report of an attempt whose lease ran out completes the job

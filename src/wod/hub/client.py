@@ -23,6 +23,11 @@ class HubClient(Protocol):
 
     def start_server(self, username: str) -> None: ...
 
+    def wait_ready(self, username: str, timeout: float) -> None:
+        """Return once the user's server answers (:class:`HubError` when it stopped, or did
+        not answer within ``timeout`` seconds)."""
+        ...
+
     def stop_server(self, username: str) -> None: ...
 
     def delete_user(self, username: str) -> None:
@@ -71,6 +76,19 @@ class JupyterHubClient:
     def start_server(self, username: str) -> None:
         self._call("POST", f"/users/{username}/server", (201, 202, 400))
 
+    def wait_ready(self, username: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self._call("GET", f"/users/{username}", (200,))
+            server = response.json().get("servers", {}).get("")
+            if server and server.get("ready"):
+                return
+            if not server:
+                raise HubError(f"the server of {username} stopped before it was ready")
+            if time.monotonic() > deadline:
+                raise HubError(f"the server of {username} was not ready in {timeout:.0f} s")
+            time.sleep(0.2)
+
     def stop_server(self, username: str) -> None:
         deadline = time.monotonic() + self.stop_timeout
         while True:
@@ -108,6 +126,11 @@ class FakeHub:
         if username not in self.users:
             raise HubError(f"no user {username}")
         self.running.add(username)
+
+    def wait_ready(self, username: str, timeout: float) -> None:
+        self.calls.append(("wait_ready", username))
+        if username not in self.running:
+            raise HubError(f"the server of {username} stopped before it was ready")
 
     def stop_server(self, username: str) -> None:
         self.calls.append(("stop_server", username))

@@ -38,6 +38,7 @@ def run_pass(ctx: AppContext) -> dict[str, int]:
         "leases": timers.expire_leases(ctx),
         "counters": timers.forget_rate_counters(ctx),
         "silent": provisioning.watch_silence(ctx),
+        "warm": provisioning.fill_pools(ctx),  # after the timers: seats they freed fill the pools
         "relocated": relocate_waiting(ctx),  # after silence: its waiting ones move at once
         "anonymised": retention.anonymise_due(ctx),
     }

@@ -185,3 +185,25 @@ def test_extendable_defaults_to_yes_even_when_written_empty(tmp_path: Path) -> N
     assert parsed(tmp_path, FULL).extendable is True
     assert parsed(tmp_path, FULL + "extendable:\n").extendable is True
     assert parsed(tmp_path, FULL + "extendable: false\n").extendable is False
+
+
+@pytest.mark.parametrize(
+    ("pool", "message"),
+    [
+        ("warm: 7", "a pool of 7 warm seats is larger than the workshop's 6 seats"),
+        ("warm: -1", "must not be negative"),
+        ("warm: many", "whole number"),
+    ],
+)
+def test_a_warm_pool_beyond_the_seats_is_an_error(tmp_path: Path, pool: str, message: str) -> None:
+    spec, problems = parse(tmp_path, FULL + pool + "\n")
+    assert spec is None
+    errors = [p for p in problems if not p.warning]
+    assert [p.field for p in errors] == ["warm"] and message in errors[0].message
+
+
+def test_a_warm_pool_within_the_seats_is_read(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL + "warm: 6\n")
+    assert spec is not None and spec.warm == 6 and not problems
+    spec, _ = parse(tmp_path, FULL)
+    assert spec is not None and spec.warm == 0

@@ -94,6 +94,7 @@ def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
         "location": spec.location,
         "alternate_locations": spec.alternate_locations,
         "extendable": spec.extendable,
+        "warm": spec.warm,
         "layer": str(checked.source.layer.path),
     }
 

@@ -53,7 +53,9 @@ def seat_bounds(workshop: Workshop, location: Location) -> tuple[int, int]:
 def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
     """Seats left per workshop id, in three queries whatever the number of workshops: the free
     seats of every (location, range) a workshop draws from are counted by the database in one
-    row (one ``count(*) FILTER`` per range), never fetched seat by seat."""
+    row (one ``count(*) FILTER`` per range), never fetched seat by seat. The seats of a warm
+    pool count as free: they are there for the next registrations (ranges of workshops never
+    overlap, so a pool seat in a workshop's range is of that workshop's pool)."""
     locations = list(session.scalars(select(Location)))
     serving = {w.id: serving_locations(w, locations, new_seats=True) for w in workshops}
     ranges = list(
@@ -65,7 +67,8 @@ def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int
             func.count().filter(Seat.location_id == loc, Seat.number.between(low, high))
             for loc, low, high in ranges
         ]
-        row = session.execute(select(*counts).where(Seat.state == SeatState.free)).one()
+        available = (SeatState.free, SeatState.warming, SeatState.warm)
+        row = session.execute(select(*counts).where(Seat.state.in_(available))).one()
         free = dict(zip(ranges, row, strict=True))
     live = dict(
         session.execute(

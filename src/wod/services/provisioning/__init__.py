@@ -1,7 +1,8 @@
 """Provisioning: the jobs the backend agents claim and run (:mod:`.jobs`), the seats they act
-on (:mod:`.seats`), the locations with their agents' tokens (:mod:`.locations`), and an admin's
-retry of a failed job (:mod:`.retry`). What a job's outcome means for its registration is
-decided one floor up, in :mod:`wod.services.registrations.outcomes`.
+on (:mod:`.seats`), the workshops' pools of warm seats (:mod:`.warm`), the locations with their
+agents' tokens (:mod:`.locations`), and an admin's retry of a failed job (:mod:`.retry`). What a
+job's outcome means for its registration is decided one floor up, in
+:mod:`wod.services.registrations.outcomes`.
 
 Convention of every service package: a public function takes the context and owns its
 transaction; the helpers that take a session (``enqueue_job``, ``purge_seat``,
@@ -23,6 +24,7 @@ from wod.services.provisioning.locations import (
 )
 from wod.services.provisioning.retry import retry_job, retryable_seat
 from wod.services.provisioning.seats import list_seats, purge
+from wod.services.provisioning.warm import fill_pools
 
 __all__ = [
     "LocationAdded",
@@ -30,6 +32,7 @@ __all__ = [
     "add_location",
     "agent_location",
     "claim",
+    "fill_pools",
     "lease_duration",
     "list_locations",
     "list_seats",

@@ -124,8 +124,12 @@ def claim(ctx: AppContext, location: Location) -> JobOrder | None:
 
 
 def _revision_of(session: Session, job: Job) -> str | None:
-    if job.registration_id is None:
-        return None
+    if job.registration_id is None:  # a warm pool's CREATE: the revision the seat is built for
+        return session.scalar(
+            select(ContentRevision.digest)
+            .join(Seat, Seat.warm_revision_id == ContentRevision.id)
+            .where(Seat.id == job.seat_id)
+        )
     return session.scalar(
         select(ContentRevision.digest)
         .join(Registration, Registration.content_revision_id == ContentRevision.id)
@@ -144,8 +148,16 @@ def job_order(session: Session, job: Job) -> JobOrder:
         seat=SeatOrder(number=seat.number, username=seat.username) if seat else None,
         registration=job.registration_id,
         workshop=None if workshop is None else workshop_order(workshop),
+        # a warm pool's seat is ready to open: its server runs before anyone logs in
+        start_server=job.verb is Verb.CREATE
+        and seat is not None
+        and seat.warm_workshop_id is not None,
         request_id=job.request_id,
     )
+
+
+def _warm_build(job: Job, seat: Seat | None) -> bool:
+    return job.verb is Verb.CREATE and seat is not None and seat.warm_workshop_id is not None
 
 
 def workshop_order(workshop: Workshop) -> WorkshopOrder:

@@ -1,5 +1,5 @@
-"""Seats: queuing the PURGE that cleans one whatever state it is in, and the admins' view and
-repair of them."""
+"""Seats: reserving a free one, queuing the PURGE that cleans one whatever state it is in, and
+the admins' view and repair of them."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
-from wod.db.models import Job, Location, Registration, Seat
+from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
 from wod.domain.states import SEAT_HOLDING, JobState, SeatState, Verb
 from wod.errors import InvalidState, NotFound
+from wod.services.catalogue.read import seat_bounds, serving_locations
 from wod.services.provisioning.jobs import enqueue_job
 
 
@@ -26,6 +27,8 @@ def purge_seat(session: Session, seat: Seat, now: datetime, attempts: int) -> Jo
             Job.state.in_((JobState.queued, JobState.running)),
         )
     )
+    # a pool seat forgets what it was built for (and its password) once it leaves the pool
+    seat.warm_workshop_id = seat.warm_revision_id = seat.warm_password_enc = None
     if waiting is not None:
         return waiting
     if seat.state is not SeatState.cleaning:
@@ -76,3 +79,32 @@ def purge(ctx: AppContext, location: str, number: int) -> Job:
         if holder is not None:
             raise InvalidState(f"seat {seat.username} holds registration {holder}: end it first")
         return purge_seat(session, seat, ctx.clock.now(), ctx.settings.scheduler.job_attempts)
+
+
+def reserve_seat(
+    session: Session, workshop: Workshop, now: datetime, state: SeatState
+) -> Seat | None:
+    """Move the lowest free seat of the workshop's range, at its first location that has one
+    and takes new seats (not disabled, draining or silent), to ``state``; None when none is
+    free. Concurrent callers never get the same seat (a conditional update decides)."""
+    locations = list(session.scalars(select(Location).order_by(Location.id)))
+    for location in serving_locations(workshop, locations, new_seats=True):
+        low, high = seat_bounds(workshop, location)
+        candidates = session.scalars(
+            select(Seat)
+            .where(
+                Seat.location_id == location.id,
+                Seat.state == SeatState.free,
+                Seat.number.between(low, high),
+            )
+            .order_by(Seat.number)
+            .limit(5)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for seat in candidates:
+            try:
+                move(session, seat, state, updated_at=now)
+            except InvalidState:  # taken by a concurrent registration
+                continue
+            return seat
+    return None

@@ -17,7 +17,7 @@ from wod.db.transitions import move
 from wod.domain.states import EndReason, JobState, RegistrationState, SeatState, Verb
 from wod.errors import InvalidState
 from wod.i18n import _
-from wod.services.mail.kinds import APOLOGY, FINAL
+from wod.services.mail.kinds import APOLOGY, CREDENTIALS, FINAL
 from wod.services.mail.queue import queue_email
 from wod.services.provisioning.jobs import enqueue_job
 from wod.services.provisioning.seats import cleaning_job, purge_seat
@@ -28,6 +28,34 @@ def reminder_lead(settings: Settings, workshop: Workshop) -> timedelta:
     """How long before the end the reminder goes (shorter for workshops of an hour or less)."""
     reg = settings.registration
     return reg.reminder_before_short if workshop.duration_hours <= 1 else reg.reminder_before
+
+
+def activate(
+    ctx: AppContext,
+    session: Session,
+    registration: Registration,
+    workshop: Workshop,
+    seat: Seat,
+    sealed_password: str,
+    now: datetime,
+) -> None:
+    """The registration's seat is ready (its CREATE is done, or it was a warm seat): the
+    registration becomes active with the seat's password, its clock starts, its credentials
+    email is queued."""
+    ends_at = now + timedelta(hours=workshop.duration_hours)
+    move(
+        session,
+        registration,
+        RegistrationState.active,
+        ready_at=now,
+        ends_at=ends_at,
+        password_enc=sealed_password,
+        provision_due_at=None,
+        reminder_due_at=max(now, ends_at - reminder_lead(ctx.settings, workshop)),
+    )
+    if seat.state is not SeatState.ready:
+        move(session, seat, SeatState.ready, updated_at=now)
+    queue_email(session, CREDENTIALS, registration, now)
 
 
 def end_registration(

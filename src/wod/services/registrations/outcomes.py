@@ -15,14 +15,14 @@ from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
 from wod.domain.states import EndReason, JobState, RegistrationState, SeatState, Verb
 from wod.errors import FieldProblem, InvalidInput, NotFound
-from wod.services.mail.kinds import CREDENTIALS
-from wod.services.mail.queue import alert_admins, queue_email
+from wod.services.mail.queue import alert_admins
 from wod.services.provisioning.jobs import enqueue_job, truncate_log
 from wod.services.provisioning.seats import purge_seat
+from wod.services.provisioning.warm import warmed
 from wod.services.registrations.badges import award_levels
 from wod.services.registrations.lifecycle import (
+    activate,
     finish_registration,
-    reminder_lead,
     stop_registration,
 )
 from wod.wire import JobReport
@@ -166,7 +166,11 @@ def _created(
     seat: Seat,
     workshop: Workshop | None,
 ) -> None:
-    live = registration is not None and registration.state is RegistrationState.provisioning
+    if registration is None and seat.state is SeatState.warming:
+        warmed(ctx, session, seat, workshop, sealed_password, now)
+        return
+    # queued: it took a seat of a warm pool whose CREATE was running already
+    live = registration is not None and registration.state in WAITING
     if registration is None or workshop is None or not live or sealed_password is None:
         log.warning(
             "job %s: CREATE done for a registration that is no longer waiting; purging seat %s",
@@ -175,19 +179,7 @@ def _created(
         )
         purge_seat(session, seat, now, job.max_attempts)
         return
-    ends_at = now + timedelta(hours=workshop.duration_hours)
-    move(
-        session,
-        registration,
-        RegistrationState.active,
-        ready_at=now,
-        ends_at=ends_at,
-        password_enc=sealed_password,
-        provision_due_at=None,
-        reminder_due_at=max(now, ends_at - reminder_lead(ctx.settings, workshop)),
-    )
-    move(session, seat, SeatState.ready, updated_at=now)
-    queue_email(session, CREDENTIALS, registration, now)
+    activate(ctx, session, registration, workshop, seat, sealed_password, now)
 
 
 def _cleaned(

@@ -22,8 +22,7 @@ from sqlalchemy.orm import Session
 
 from wod import i18n, metrics
 from wod.context import AppContext
-from wod.db.models import Email, Location, Registration, Seat, Workshop
-from wod.db.transitions import move
+from wod.db.models import Email, Registration, Seat, Workshop
 from wod.domain.secrets import hash_token, manage_token, new_nonce
 from wod.domain.states import EMAIL_HOLDING, SEAT_HOLDING, SeatState, Verb
 from wod.errors import (
@@ -31,19 +30,20 @@ from wod.errors import (
     EmailRejected,
     FieldProblem,
     InvalidInput,
-    InvalidState,
     TermsNotAccepted,
     WorkshopFull,
     WorkshopNotFound,
 )
 from wod.i18n import _
-from wod.services.catalogue.read import seat_bounds, serving_locations
 from wod.services.content.revisions import current_revision
 from wod.services.mail.kinds import ALREADY_REGISTERED, WELCOME
 from wod.services.mail.queue import queue_email
 from wod.services.provisioning.jobs import enqueue_job
+from wod.services.provisioning.seats import reserve_seat
+from wod.services.provisioning.warm import adopt_warming_seat, take_warm_seat
 from wod.services.registrations import ratelimit, unconfirmed
 from wod.services.registrations.address_cap import check_address_cap, client_key
+from wod.services.registrations.lifecycle import activate
 from wod.settings import RegistrationSettings
 
 
@@ -290,20 +290,37 @@ def check_capacity(session: Session, workshop: Workshop) -> None:
 def hold_seat(
     ctx: AppContext, session: Session, workshop: Workshop, registration: Registration, now: datetime
 ) -> None:
-    """Reserve a seat for ``registration`` (``queued``, new or just confirmed) and queue its
-    CREATE job and its welcome email; :class:`WorkshopFull` when no seat is free. The one path
-    by which a registration comes to hold a seat."""
-    seat = reserve_seat(session, workshop, now)
-    registration.location_id, registration.seat_id = seat.location_id, seat.id
-    registration.provision_due_at = now + ctx.settings.registration.provision_timeout
+    """Give ``registration`` (``queued``, new or just confirmed) a seat; :class:`WorkshopFull`
+    when none is left. The one path by which a registration comes to hold a seat:
+
+    - a warm seat of the workshop's pool: the registration is active at once, its credentials
+      email queued (there is nothing to wait for, so no welcome email);
+    - else a free seat, reserved, with its CREATE job and the welcome email queued;
+    - else a pool seat still being built: its CREATE becomes the registration's."""
     revision = current_revision(session)
-    registration.content_revision_id = revision.id if revision is not None else None
-    session.add(registration)
-    session.flush()
+    revision_id = revision.id if revision is not None else None
+    registration.provision_due_at = now + ctx.settings.registration.provision_timeout
+    taken = take_warm_seat(session, workshop, revision_id, now) if workshop.warm else None
+    if taken is not None:
+        seat, sealed_password = taken
+        _place(session, registration, seat, revision_id)
+        activate(ctx, session, registration, workshop, seat, sealed_password, now)
+        return
+    free = reserve_seat(session, workshop, now, SeatState.reserved)
+    if free is None:
+        adopted = adopt_warming_seat(session, workshop, now) if workshop.warm else None
+        if adopted is None:
+            raise WorkshopFull()
+        building, job, built_from = adopted
+        _place(session, registration, building, built_from)
+        job.registration_id = registration.id
+        queue_email(session, WELCOME, registration, now)
+        return
+    _place(session, registration, free, revision_id)
     enqueue_job(
         session,
         Verb.CREATE,
-        seat,
+        free,
         now,
         registration=registration,
         workshop=workshop,
@@ -312,27 +329,10 @@ def hold_seat(
     queue_email(session, WELCOME, registration, now)
 
 
-def reserve_seat(session: Session, workshop: Workshop, now: datetime) -> Seat:
-    """Take the lowest free seat of the workshop's range at its first location that has one
-    and takes new seats (not disabled, draining or silent)."""
-    locations = list(session.scalars(select(Location).order_by(Location.id)))
-    for location in serving_locations(workshop, locations, new_seats=True):
-        low, high = seat_bounds(workshop, location)
-        candidates = session.scalars(
-            select(Seat)
-            .where(
-                Seat.location_id == location.id,
-                Seat.state == SeatState.free,
-                Seat.number.between(low, high),
-            )
-            .order_by(Seat.number)
-            .limit(5)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for seat in candidates:
-            try:
-                move(session, seat, SeatState.reserved, updated_at=now)
-            except InvalidState:  # taken by a concurrent registration
-                continue
-            return seat
-    raise WorkshopFull()
+def _place(
+    session: Session, registration: Registration, seat: Seat, revision_id: int | None
+) -> None:
+    registration.location_id, registration.seat_id = seat.location_id, seat.id
+    registration.content_revision_id = revision_id
+    session.add(registration)
+    session.flush()

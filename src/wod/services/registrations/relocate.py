@@ -20,12 +20,10 @@ from wod.context import AppContext
 from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
 from wod.domain.states import JobState, RegistrationState, SeatState, Verb
-from wod.errors import WorkshopFull
 from wod.notify import Topic, note
 from wod.services.catalogue.read import takes_new_seats
 from wod.services.provisioning.jobs import truncate_log
-from wod.services.provisioning.seats import purge_seat
-from wod.services.registrations.register import reserve_seat
+from wod.services.provisioning.seats import purge_seat, reserve_seat
 
 log = logging.getLogger(__name__)
 WAITING = (RegistrationState.queued, RegistrationState.provisioning)
@@ -86,9 +84,8 @@ def _relocate(ctx: AppContext, session: Session, registration_id: int) -> int:
     )
     if job is None:  # its CREATE runs, or is over: it stays
         return 0
-    try:
-        seat = reserve_seat(session, workshop, now)
-    except WorkshopFull:
+    seat = reserve_seat(session, workshop, now, SeatState.reserved)
+    if seat is None:
         return 0
     location = session.get(Location, seat.location_id)
     assert location is not None
