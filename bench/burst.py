@@ -4,10 +4,11 @@
 then on a throwaway PostgreSQL server: throughput, p50/p95 latency, and a check that every
 registration got a seat and no seat was given twice. With ``--instances 1,2,3``: on PostgreSQL,
 that many ``wod api`` processes behind HAProxy (``scripts/bootstrap --test`` installs it), the
-throughput of each count.
+throughput of each count; with ``--workers 1,2``, one ``wod api --workers N`` instead.
 
 Run: .venv/bin/python -m bench.burst [--registrations 200] [--clients 20] [--sqlite-only]
      .venv/bin/python -m bench.burst --instances 1,2,3 [--registrations 1000] [--clients 50]
+     .venv/bin/python -m bench.burst --workers 1,2 [--registrations 1000] [--clients 50]
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def start_api(
     *,
     extra: dict[str, str] | None = None,
     source: Path | None = None,
+    workers: int = 1,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """A ``wod api`` process on the database of ``settings`` (its outbox off unless ``extra``
     says otherwise); with ``source``, the ``wod`` of that checkout instead of this one."""
@@ -99,7 +101,9 @@ def start_api(
     env["PYTHONPATH"] = str((source or ROOT) / "src")  # this checkout's, not the installed one
     log = (folder / f"{name}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "wod", "api", "--port", str(port)],
+        # (an older checkout of --baseline has no --workers: it is only given when asked)
+        [sys.executable, "-m", "wod", "api", "--port", str(port)]
+        + (["--workers", str(workers)] if workers > 1 else []),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -173,12 +177,16 @@ def run(label: str, database_url: str, total: int, clients: int) -> None:
     report(label, settings, total, clients, latencies, statuses, wall)
 
 
-def run_instances(url: str, counts: list[int], total: int, clients: int) -> None:
-    """The burst through HAProxy in front of 1, 2, 3… api processes, each count on a fresh
-    database of the PostgreSQL server at ``url``: the throughput of each."""
+def run_instances(
+    url: str, counts: list[int], total: int, clients: int, *, workers: bool = False
+) -> None:
+    """The burst through HAProxy in front of 1, 2, 3… api processes (with ``workers``: one
+    ``wod api --workers N`` process, no HAProxy), each count on a fresh database of the
+    PostgreSQL server at ``url``: the throughput of each."""
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     seats = math.ceil(total / WORKSHOPS)
-    print(f"{total} registrations, {clients} clients, through HAProxy, on PostgreSQL:")
+    how = "one `wod api --workers N`" if workers else "through HAProxy"
+    print(f"{total} registrations, {clients} clients, {how}, on PostgreSQL:")
     for count in counts:
         name = f"burst_{count}"
         with admin.connect() as conn:
@@ -190,16 +198,22 @@ def run_instances(url: str, counts: list[int], total: int, clients: int) -> None
         apis: list[tuple[subprocess.Popen[bytes], str]] = []
         balancer: LoadBalancer | None = None
         try:
-            apis.extend(start_api(folder, settings, f"api{n}") for n in range(count))
-            balancer = LoadBalancer(folder, [int(u.rsplit(":", 1)[1]) for _, u in apis]).start()
-            latencies, statuses, wall = burst(balancer.url, total, clients)
+            if workers:
+                apis.append(start_api(folder, settings, "api", workers=count))
+                latencies, statuses, wall = burst(apis[0][1], total, clients)
+            else:
+                apis.extend(start_api(folder, settings, f"api{n}") for n in range(count))
+                ports = [int(u.rsplit(":", 1)[1]) for _, u in apis]
+                balancer = LoadBalancer(folder, ports).start()
+                latencies, statuses, wall = burst(balancer.url, total, clients)
         finally:
             if balancer is not None:
                 balancer.stop()
             for process, _ in apis:
                 process.terminate()
                 process.wait(20)
-        report(f"{count} api", settings, total, clients, latencies, statuses, wall)
+        label = f"{count} worker{'s' * (count > 1)}" if workers else f"{count} api"
+        report(label, settings, total, clients, latencies, statuses, wall)
     admin.dispose()
 
 
@@ -235,11 +249,15 @@ def main() -> None:
         "--instances",
         help="comma-separated api process counts behind HAProxy, on PostgreSQL (e.g. 1,2,3)",
     )
+    parser.add_argument(
+        "--workers",
+        help="comma-separated worker counts of one `wod api --workers N`, on PostgreSQL (1,2)",
+    )
     args = parser.parse_args()
-    if args.instances:
-        counts = [int(n) for n in args.instances.split(",")]
+    if args.instances or args.workers:
+        counts = [int(n) for n in (args.instances or args.workers).split(",")]
         with postgresql() as url:
-            run_instances(url, counts, args.registrations, args.clients)
+            run_instances(url, counts, args.registrations, args.clients, workers=bool(args.workers))
         return
     sqlite = Path(tempfile.mkdtemp(prefix="wod-burst-db-")) / "wod.sqlite3"
     run("SQLite", f"sqlite:///{sqlite}", args.registrations, args.clients)

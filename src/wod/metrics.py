@@ -13,6 +13,7 @@ email, no name, no registration id).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from prometheus_client import (
     Info,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -33,6 +35,9 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from wod import __version__
 from wod.logs import ASGIApp, Message, Receive, Scope, Send, route_of
 
+#: prometheus-client's multiprocess mode (``wod api --workers``): where the workers keep
+#: their counters, set before they import this module.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 #: The text format every Prometheus reads.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 #: The events of this process (the state is not kept here: it is read at scrape time).
@@ -98,7 +103,9 @@ HTTP_REQUESTS = Counter(
     ["method", "route", "status"],
     registry=EVENTS,
 )
-BUILD = Info("wod_build", "The version of wod this process runs.", registry=EVENTS)
+#: Info series are not added up over processes: the build is in a registry of its own.
+ABOUT = CollectorRegistry()
+BUILD = Info("wod_build", "The version of wod this process runs.", registry=ABOUT)
 BUILD.info({"version": __version__})
 _VERBS = ("CREATE", "CLEANUP", "RESET", "PURGE")
 _OUTCOMES = {"done": "done", "queued": "retried", "failed": "failed"}
@@ -280,8 +287,14 @@ class _Families:
 
 
 def exposition(state: State) -> bytes:
-    """The text of ``GET /metrics``: this process's events and the state."""
-    return generate_latest(EVENTS) + generate_latest(_Families(state_families(state)))
+    """The text of ``GET /metrics``: the events (of this process, or added up over the
+    workers of ``wod api --workers``) and the state."""
+    events = EVENTS
+    if os.environ.get(MULTIPROCESS_DIR):
+        events = CollectorRegistry()
+        multiprocess.MultiProcessCollector(events)  # type: ignore[no-untyped-call]
+    state_text = generate_latest(_Families(state_families(state)))
+    return generate_latest(events) + generate_latest(ABOUT) + state_text
 
 
 # --------------------------------------------------------------------- the api's requests

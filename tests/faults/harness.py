@@ -92,8 +92,11 @@ class ApiProcess:
     """One ``wod api`` child process (api, scheduler and outbox) on a port of its own; its output
     goes to ``api-NAME.log`` in the test's folder, across restarts."""
 
-    def __init__(self, env: dict[str, str], folder: Path, name: str) -> None:
+    def __init__(
+        self, env: dict[str, str], folder: Path, name: str, args: tuple[str, ...] = ()
+    ) -> None:
         self.env = env
+        self.args = args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / f"api-{name}.log"
@@ -103,7 +106,7 @@ class ApiProcess:
         env = {**self.env, "WOD_API__PORT": str(self.port)}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "wod", "api", "--port", str(self.port)],
+                [sys.executable, "-m", "wod", "api", "--port", str(self.port), *self.args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -157,8 +160,8 @@ class Platform:
     workshops: list[str]
     apis: list[ApiProcess] = field(default_factory=list)
 
-    def api(self, name: str = "main", **extra: str) -> ApiProcess:
-        process = ApiProcess({**self.env, **extra}, self.folder, name)
+    def api(self, name: str = "main", *args: str, **extra: str) -> ApiProcess:
+        process = ApiProcess({**self.env, **extra}, self.folder, name, args)
         self.apis.append(process)
         return process
 

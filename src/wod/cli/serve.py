@@ -1,23 +1,27 @@
-"""``wod api`` (one api process) and ``wod up`` (the whole platform on this machine)."""
+"""``wod api`` (the api, in one process or several) and ``wod up`` (the whole platform on this
+machine)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from wod import logs
-from wod.cli.common import console, edge, settings
+from wod.cli.common import State, console, edge, settings
 from wod.context import build_context
 from wod.db.migrate import current_revision, head_revision
 from wod.errors import ConfigError, Failure
@@ -29,20 +33,34 @@ from wod.hub.modes.local import (
     ready_seat_accounts,
 )
 from wod.hub.process import HubProcess
+from wod.metrics import MULTIPROCESS_DIR
 from wod.ports import port_is_free
 from wod.services.admin import users as admins
 from wod.services.admin.platform import LOCATION, Prepared, prepare_platform
-from wod.settings import Settings, UpSettings
-from wod.web.app import create_app
+from wod.settings import Settings, UpSettings, load_settings
+from wod.web.app import create_app, start_catcher
 from wod.web.limits import server_options
+
+#: Where ``wod api --workers`` tells its workers the config file it was given.
+WORKER_CONFIG = "WOD_API_WORKER_CONFIG"
 
 
 @edge
 def api(
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes on the one port (one per core uses them all); each runs "
+            "the api with its own scheduler and outbox, which are safe side by side.",
+        ),
+    ] = 1,
 ) -> None:
-    """Run the api (REST, portal pages, scheduler and outbox) in this process."""
+    """Run the api (REST, portal pages, scheduler and outbox), in this process or in
+    ``--workers`` processes."""
     current = settings()
     current.require_secrets("secret_key")
     logs.configure(current.log_level, current.log.format)
@@ -54,16 +72,51 @@ def api(
                 f"the database is at revision {revision or 'empty'}, not {head_revision()}: "
                 "run `wod db upgrade` first"
             )
-        uvicorn.run(
-            create_app(ctx),
-            host=host or current.api.host,
-            port=port or current.api.port,
-            log_level="warning",
-            access_log=False,
+        listen: dict[str, Any] = {
+            "host": host or current.api.host,
+            "port": port or current.api.port,
+        }
+        options: dict[str, Any] = {
+            "log_level": "warning",
+            "access_log": False,
             **server_options(current.api),
-        )
+        }
+        if workers == 1:
+            uvicorn.run(create_app(ctx), **listen, **options)
+        else:
+            ctx.close()
+            _run_workers(current, workers, listen, options)
     finally:
         ctx.close()
+
+
+def _run_workers(
+    current: Settings, workers: int, listen: dict[str, Any], options: dict[str, Any]
+) -> None:
+    """``workers`` api processes on one socket (uvicorn's supervisor restarts one that
+    dies). Their metrics are added up across them (prometheus-client's multiprocess mode,
+    in a folder of this run); the dev mail catcher, when on, runs here, once: the workers
+    read what it stored."""
+    metrics_dir = Path(tempfile.mkdtemp(prefix="wod-metrics-"))
+    os.environ[MULTIPROCESS_DIR] = str(metrics_dir)  # before the workers import wod.metrics
+    os.environ[WORKER_CONFIG] = str(State.config or "")
+    os.environ["WOD_DEV__MAIL_CATCHER"] = "false"  # the workers' settings: this one has it
+    catcher = start_catcher(current)
+    console.print(f"api: {workers} workers on {listen['host']}:{listen['port']}")
+    try:
+        uvicorn.run("wod.cli.serve:worker_app", factory=True, workers=workers, **listen, **options)
+    finally:
+        if catcher is not None:
+            catcher.stop()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker of ``wod api --workers`` (run in the worker process)."""
+    config = os.environ.get(WORKER_CONFIG)
+    current = load_settings(Path(config) if config else None)
+    logs.configure(current.log_level, current.log.format)
+    return create_app(build_context(current))
 
 
 def _data_secret(path: Path) -> str:

@@ -26,7 +26,7 @@ from wod.notify import Topic
 from wod.portal.router import router as portal_router
 from wod.scheduler.loop import Loop, start_loops
 from wod.services.catalogue import CatalogueCache, WorkshopView
-from wod.settings import Mode
+from wod.settings import Mode, Settings
 from wod.web.language import LanguageMiddleware
 from wod.web.limits import RequestTimeout
 from wod.web.problems import install_error_handlers
@@ -50,7 +50,7 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loops: list[Loop] = []
-        catcher = _start_catcher(ctx) if background else None
+        catcher = start_catcher(ctx.settings) if background else None
         if background:
             loops.extend(start_loops(ctx))
         try:
@@ -91,11 +91,12 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
     return app
 
 
-def _start_catcher(ctx: AppContext) -> MailCatcher | None:
-    if not ctx.settings.dev.mail_catcher:
+def start_catcher(settings: Settings) -> MailCatcher | None:
+    """The dev mail catcher, started, when the settings turn it on."""
+    if not settings.dev.mail_catcher:
         return None
-    smtp = ctx.settings.smtp
-    catcher = MailCatcher(ctx.settings.dev.maildir, smtp.host, smtp.port)
+    smtp = settings.smtp
+    catcher = MailCatcher(settings.dev.maildir, smtp.host, smtp.port)
     catcher.start()
     log.info("dev mail catcher on %s:%s", smtp.host, smtp.port)
     return catcher
