@@ -109,7 +109,7 @@ class LocalStack:
 
     def wake(self) -> None:
         """Run the scheduler and outbox passes now (after moving an injected clock)."""
-        self.ctx.notifier.publish([Topic.work])
+        self.ctx.notifier.publish([Topic.work, Topic.mail])
 
 
 @contextmanager

@@ -4,7 +4,9 @@ A service never calls the catalogue cache or the background loops. The helpers t
 state note a :class:`Topic` on their session (:func:`note`); :class:`wod.db.session.Database`
 publishes the session's topics once its transaction has committed, and not at all when it
 rolled back. Whoever cares subscribes: the api's catalogue cache to :attr:`Topic.seats`, the
-scheduler and outbox loops to :attr:`Topic.work`. So nobody can forget to tell them.
+outbox loop to :attr:`Topic.mail`, the scheduler and content loops to :attr:`Topic.work`. So
+nobody can forget to tell them, and nobody is woken for what is not theirs (a registration
+queues an email and a job: it wakes the outbox, not a whole pass of the scheduler's timers).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ _SESSION_KEY = "wod.topics"
 
 class Topic(StrEnum):
     seats = "seats"  # seats or registrations changed: the seats left may differ
-    work = "work"  # a job, an email or a timer is due: the loops should look now
+    mail = "mail"  # an email is due: the outbox should look now
+    work = "work"  # a timer or a content sync is due: the scheduler should look now
 
 
 class _HasInfo(Protocol):

@@ -47,7 +47,11 @@ def test_two_workers_serve_one_port_and_count_together(tmp_path: Path, database_
         def workers() -> list[psutil.Process]:  # not multiprocessing's resource tracker
             return [c for c in supervisor.children() if "spawn_main" in " ".join(c.cmdline())]
 
-        assert len(wait_for(lambda: len(workers()) >= 2 and workers(), 60, "two workers")) == 2
+        def two() -> list[psutil.Process] | None:
+            found = workers()
+            return found if len(found) >= 2 else None
+
+        assert len(wait_for(two, 60, "two workers")) == 2
         burst = Burst()
         start = threading.Barrier(CLIENTS)
 

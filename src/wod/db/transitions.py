@@ -1,7 +1,8 @@
 """Applying the transition table to rows: conditional updates that only one writer can win.
 
 A change of a seat or a registration is noted as :attr:`~wod.notify.Topic.seats` (the seats left
-may differ); a job or an email that becomes due again as :attr:`~wod.notify.Topic.work`.
+may differ); an email that becomes due again as :attr:`~wod.notify.Topic.mail` (a job due again
+wakes nobody here: the agents ask for work).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from wod.db.models import Registration, Seat
-from wod.domain.states import EmailState, JobState, check_transition
+from wod.domain.states import EmailState, check_transition
 from wod.errors import InvalidState
 from wod.notify import Topic, note
 
-_DUE_AGAIN = (JobState.queued, EmailState.pending)
+_DUE_AGAIN = (EmailState.pending,)
 
 
 class _Stateful(Protocol):
@@ -43,4 +44,4 @@ def move(session: Session, row: _Stateful, new: StrEnum, **values: Any) -> None:
     if isinstance(row, Seat | Registration):
         note(session, Topic.seats)
     elif new in _DUE_AGAIN:
-        note(session, Topic.work)
+        note(session, Topic.mail)

@@ -99,18 +99,22 @@ class Loop:
 
 def start_loops(ctx: AppContext) -> list[Loop]:
     """The scheduler and outbox loops the settings ask for, started, each woken after every
-    commit that makes work due (:attr:`wod.notify.Topic.work`) until it is stopped."""
-    loops = []
+    commit that makes its work due (:attr:`wod.notify.Topic.work` for the scheduler and the
+    content sync, :attr:`~wod.notify.Topic.mail` for the outbox) until it is stopped."""
+    loops: list[tuple[Loop, Topic]] = []
     if ctx.settings.scheduler.enabled:
         # Once per start, not per pass: it is a catch-up for rows of an older schema.
         timers.backfill_live(ctx)
-        loops.append(Loop("wod-scheduler", lambda: run_pass(ctx), ctx.settings.scheduler.interval))
+        scheduler = Loop("wod-scheduler", lambda: run_pass(ctx), ctx.settings.scheduler.interval)
+        loops.append((scheduler, Topic.work))
     if ctx.settings.outbox.enabled:
-        loops.append(Loop("wod-outbox", lambda: outbox.send_due(ctx), ctx.settings.outbox.interval))
+        sender = Loop("wod-outbox", lambda: outbox.send_due(ctx), ctx.settings.outbox.interval)
+        loops.append((sender, Topic.mail))
     if ctx.settings.scheduler.enabled:
         # Its own thread: a sync fetches from git and may take a while; the timers must not wait.
-        loops.append(Loop("wod-content", lambda: content.sync_due(ctx), CONTENT_INTERVAL))
-    for loop in loops:
-        loop.unsubscribe = ctx.notifier.subscribe(Topic.work, loop.wake)
+        syncer = Loop("wod-content", lambda: content.sync_due(ctx), CONTENT_INTERVAL)
+        loops.append((syncer, Topic.work))
+    for loop, topic in loops:
+        loop.unsubscribe = ctx.notifier.subscribe(topic, loop.wake)
         loop.start()
-    return loops
+    return [loop for loop, _ in loops]

@@ -7,11 +7,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wod.db.models import Email, Registration
+from wod.db.upsert import upsert
+from wod.domain.states import EmailState
 from wod.notify import Topic, note
 from wod.services.mail.kinds import ADMIN_ALERT, EmailKind, kind_named
 
@@ -34,27 +34,27 @@ def queue_email(
     if key is None:
         assert registration is not None
         key = f"{registration.id}:{kind.name}"
-    if session.scalar(select(Email.id).where(Email.dedupe_key == key)) is not None:
-        return False
     to = recipient or (registration.email if registration is not None else None)
     assert to is not None
-    try:
-        with session.begin_nested():
-            session.add(
-                Email(
-                    registration_id=registration.id if registration is not None else None,
-                    kind=kind.name,
-                    recipient=to,
-                    dedupe_key=key,
-                    payload=payload,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        log.info("email %s already queued by another transaction", key)
+    values = {
+        "registration_id": registration.id if registration is not None else None,
+        "kind": kind.name,
+        "recipient": to,
+        "dedupe_key": key,
+        "payload": payload,
+        "state": EmailState.pending,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    # one statement, whoever else queues the same key at the same moment
+    inserted = session.execute(
+        upsert(session, Email).values(values).on_conflict_do_nothing().returning(Email.id)
+    ).first()
+    if inserted is None:
+        log.info("email %s already queued", key)
         return False
-    note(session, Topic.work)
+    note(session, Topic.mail)
     return True
 
 

@@ -38,13 +38,20 @@ def _when(moment: datetime | None) -> str:
 
 
 def email_language(session: Session, email: Email) -> str:
-    """The language of the registration the email is about (alerts: the default)."""
+    """The language of the registration the email is about (alerts: the default). The
+    registration is read with its workshop, seat and location in one query: the session then
+    has what :func:`email_variables` reads."""
     if email.registration_id is None:
         return i18n.DEFAULT
-    language = session.scalar(
-        select(Registration.language).where(Registration.id == email.registration_id)
-    )
-    return language or i18n.DEFAULT
+    row = session.execute(
+        select(Registration, Workshop, Seat, Location)
+        .join(Workshop, Workshop.id == Registration.workshop_id)
+        .outerjoin(Seat, Seat.id == Registration.seat_id)
+        .outerjoin(Location, Location.id == Registration.location_id)
+        .where(Registration.id == email.registration_id)
+    ).first()
+    session.info["wod.mail.rows"] = row  # held: the session's identity map keeps them weakly
+    return (row[0].language if row is not None else None) or i18n.DEFAULT
 
 
 def _common(ctx: AppContext) -> dict[str, Any]:

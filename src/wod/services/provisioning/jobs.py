@@ -22,7 +22,6 @@ from wod.db.transitions import move
 from wod.domain.states import JobState, RegistrationState, Verb
 from wod.errors import InvalidState, NotFound
 from wod.logs import current_request_id
-from wod.notify import Topic, note
 from wod.services.content.bundles import content_ref
 from wod.wire import ExternalJobIn, JobOrder, SeatOrder, WorkshopOrder
 
@@ -57,8 +56,7 @@ def enqueue_job(
         request_id=current_request_id(),  # of the api request that queues it, if one does
     )
     session.add(job)
-    session.flush()
-    note(session, Topic.work)
+    session.flush()  # the agents ask for work: nobody in this process is woken
     return job
 
 
