@@ -151,6 +151,36 @@ class AlreadyConfirmed(InvalidState):
     code = "already_confirmed"
 
 
+class SeatsFree(InvalidState):
+    """This workshop has free seats: register instead of joining its waiting list."""
+
+    code = "seats_free"
+
+
+class WaitlistFull(InvalidState):
+    """The waiting list of this workshop is full; pick another workshop or try again later."""
+
+    code = "waitlist_full"
+
+
+class WaitlistClosed(InvalidState):
+    """This workshop has no waiting list."""
+
+    code = "waitlist_closed"
+
+
+class ClaimExpired(InvalidState):
+    """This claim link has expired: the seat went to the next in line."""
+
+    code = "claim_expired"
+
+
+class AlreadyClaimed(InvalidState):
+    """This seat was already claimed: a claim link works only once."""
+
+    code = "already_claimed"
+
+
 class NotAuthenticated(Refusal):
     """Credentials are missing or wrong."""
 

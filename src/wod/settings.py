@@ -356,6 +356,24 @@ class RegistrationSettings(BaseModel):
     )
 
 
+class WaitlistSettings(BaseModel):
+    enabled: bool = Field(
+        True,
+        description="A full workshop offers a waiting list: when a seat frees, the first in "
+        "line is emailed a link to claim it (docs/howto/waiting-list.md).",
+    )
+    max_entries: int = Field(
+        200, ge=1, le=10000, description="Addresses one workshop's waiting list holds at most."
+    )
+    claim_minutes: int = Field(
+        30,
+        ge=1,
+        le=10080,
+        description="Minutes an offer's claim link works; the seat is held for it meanwhile, "
+        "then goes to the next in line.",
+    )
+
+
 class BackendSettings(BaseModel):
     model_config = ConfigDict(validate_default=True)
 
@@ -702,6 +720,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
+    waitlist: WaitlistSettings = Field(default_factory=WaitlistSettings)
     backend: BackendSettings = Field(default_factory=BackendSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)

@@ -4,12 +4,12 @@ send and receive is in :mod:`wod.wire`."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict, JsonValue
 
-from wod.domain.states import RegistrationState
+from wod.domain.states import RegistrationState, WaitlistState
 from wod.settings import RegistrationSettings
 from wod.wire import NO_NUL, VerbName
 
@@ -70,6 +70,29 @@ class RegistrationCreate(BaseModel):
         None,
         description="Language of the emails; default: the request's (Accept-Language).",
     )
+
+
+_same = RegistrationCreate.model_fields
+
+
+class WaitlistJoin(BaseModel):
+    """Joining a full workshop's waiting list: the fields of a registration but the slug,
+    which is in the path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, _same["email"]]
+    name: Annotated[str, _same["name"]]
+    company: Annotated[str, _same["company"]]
+    accept_terms: Annotated[bool, _same["accept_terms"]]
+    language: Annotated[Literal["en", "fr"] | None, _same["language"]] = None
+
+
+class WaitlistPlacePublic(BaseModel):
+    workshop: str
+    status: WaitlistState = Field(description="`waiting`, or `offered` once a seat is held.")
+    position: int = Field(description="1 for the next in line; 0 once offered.")
+    already: bool = Field(description="The address was on the list already: nothing changed.")
 
 
 class RegistrationCreated(BaseModel):

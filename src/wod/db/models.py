@@ -30,11 +30,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wod.domain.states import (
     EMAIL_HOLDING,
     SEAT_HOLDING,
+    WAITLIST_LIVE,
     EmailState,
     JobState,
     RegistrationState,
     SeatState,
     Verb,
+    WaitlistState,
 )
 
 NAMING = {
@@ -259,6 +261,48 @@ class Registration(Base):
     #: When an unconfirmed registration expires (NULL once confirmed or over).
     confirm_due_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
+
+
+class WaitlistEntry(Base):
+    """One address waiting for a seat of a full workshop (:mod:`wod.services.registrations
+    .waitlist`); in line by ``id``."""
+
+    __tablename__ = "waitlist_entry"
+    __table_args__ = (
+        # one entry on the list per address and workshop
+        Index(
+            "uq_waitlist_entry_live",
+            "workshop_id",
+            "email",
+            unique=True,
+            sqlite_where=text(_in(WAITLIST_LIVE)),
+            postgresql_where=text(_in(WAITLIST_LIVE)),
+        ),
+        Index(None, "workshop_id", "state", "id"),
+        Index(None, "offer_due_at"),
+        Index(None, "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshop.id"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    state: Mapped[WaitlistState] = mapped_column(
+        _enum(WaitlistState), default=WaitlistState.waiting
+    )
+    created_at: Mapped[datetime]
+    #: The claim link of its offer: the nonce it is derived from and its hash (kept after use so
+    #: that the link can say it was used), and until when it works (NULL unless offered).
+    offer_nonce: Mapped[str | None] = mapped_column(String(64))
+    offer_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    offered_at: Mapped[datetime | None]
+    offer_due_at: Mapped[datetime | None]
+    #: When it left the list (claimed, expired, left).
+    ended_at: Mapped[datetime | None]
+    #: The registration its claim made.
+    registration_id: Mapped[int | None] = mapped_column(ForeignKey("registration.id"))
 
 
 class Job(Base):

@@ -28,6 +28,7 @@ def new_token(prefix: str) -> str:
 
 MANAGE_PREFIX = "wodm"
 CONFIRM_PREFIX = "wodc"
+CLAIM_PREFIX = "wodw"
 ADMIN_PREFIX = "woda"
 
 
@@ -52,6 +53,12 @@ def confirm_token(secret_key: str, nonce: str) -> str:
     """A registration's confirmation token (the link of its confirmation email), derived like
     the manage token from a nonce of its own."""
     return _derived_token(secret_key, "confirm", CONFIRM_PREFIX, nonce)
+
+
+def claim_token(secret_key: str, nonce: str) -> str:
+    """A waiting-list offer's claim token (the link of its offer email), derived like the
+    manage token from a nonce of its own."""
+    return _derived_token(secret_key, "claim", CLAIM_PREFIX, nonce)
 
 
 def hash_token(token: str) -> str:

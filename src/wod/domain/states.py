@@ -47,6 +47,20 @@ class EmailState(StrEnum):
     failed = "failed"  # gave up after its attempts
 
 
+class WaitlistState(StrEnum):
+    """A waiting-list entry of a full workshop (:mod:`wod.services.registrations.waitlist`)."""
+
+    waiting = "waiting"  # in line
+    offered = "offered"  # a seat is held for it; its claim link works until offer_due_at
+    claimed = "claimed"  # its claim link made a registration
+    expired = "expired"  # its claim link was not used in time: the seat went to the next
+    left = "left"  # taken off the list (its address got a seat of the workshop otherwise)
+
+
+#: The entries that are on the list: one per address and workshop.
+WAITLIST_LIVE = (WaitlistState.waiting, WaitlistState.offered)
+
+
 class EndReason(StrEnum):
     """Why a registration ended (``ended_reason``)."""
 
@@ -128,6 +142,15 @@ TRANSITIONS: dict[type[StrEnum], dict[StrEnum, frozenset[StrEnum]]] = {
         _J.running: frozenset({_J.done, _J.queued, _J.failed}),
         _J.done: frozenset(),
         _J.failed: frozenset(),
+    },
+    WaitlistState: {
+        WaitlistState.waiting: frozenset({WaitlistState.offered, WaitlistState.left}),
+        WaitlistState.offered: frozenset(
+            {WaitlistState.claimed, WaitlistState.expired, WaitlistState.left}
+        ),
+        WaitlistState.claimed: frozenset(),
+        WaitlistState.expired: frozenset(),
+        WaitlistState.left: frozenset(),
     },
     EmailState: {
         EmailState.pending: frozenset({EmailState.sending}),

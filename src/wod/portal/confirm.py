@@ -33,7 +33,7 @@ from wod.web.problems import status_of
 router = APIRouter(include_in_schema=False)
 
 
-def _private(response: Response) -> Response:
+def private(response: Response) -> Response:
     """The token is in the address: no referrer leaves with it, no cache keeps the page."""
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
@@ -74,7 +74,7 @@ def _refused(request: Request, refusal: Refusal, slug: str | None = None) -> Res
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, ctx: Ctx, token: str) -> Response:
-    return _private(_ask(request, ctx, token))
+    return private(_ask(request, ctx, token))
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -86,11 +86,11 @@ def confirm_action(
 ) -> Response:
     if not csrf.valid(request, csrf_token):
         summary = _("Your form expired; please confirm again.")
-        return _private(_ask(request, ctx, token, 403, summary=summary))
+        return private(_ask(request, ctx, token, 403, summary=summary))
     try:
         shown = registrations.confirmation_for_token(ctx, token)
     except Refusal as exc:
-        return _private(_refused(request, exc))
+        return private(_refused(request, exc))
     try:
         registration = registrations.confirm_registration(ctx, token)
     except AlreadyRegistered:
@@ -101,11 +101,11 @@ def confirm_action(
                 "confirmation link again."
             )
         )
-        return _private(_refused(request, refusal))
+        return private(_refused(request, refusal))
     except WorkshopFull as exc:
-        return _private(_refused(request, exc, shown.workshop))
+        return private(_refused(request, exc, shown.workshop))
     except Refusal as exc:
-        return _private(_refused(request, exc))
+        return private(_refused(request, exc))
     page = render(
         request,
         "registered.html",
@@ -114,4 +114,4 @@ def confirm_action(
         slug=shown.workshop,
         confirmed=True,
     )
-    return _private(page)
+    return private(page)

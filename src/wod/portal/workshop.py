@@ -1,5 +1,6 @@
-"""A workshop's page with its registration form (``/workshops/{slug}``), and the form's
-answer: the page again with every problem inline and in a summary, or the success page."""
+"""A workshop's page with its registration form (``/workshops/{slug}``; when it is full, the
+same form joins its waiting list, :mod:`wod.portal.waitlist`), and the form's answer: the page
+again with every problem inline and in a summary, or the success page."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ FIELDS = {
 }
 
 
-def _workshop_page(
+def workshop_page(
     request: Request, ctx: Ctx, slug: str, status: int = 200, **values: Any
 ) -> Response:
     current = snapshot(request)
@@ -53,6 +54,7 @@ def _workshop_page(
         badge_image=local(settings, links.workshop_badge_image(settings, w)),
         badge_page=local(settings, links.workshop_badge_page(settings, w)),
         og_image=links.workshop_badge_image(settings, w),
+        waitlist=settings.waitlist.enabled and w.active and not view.seats_left,
         **values,
     )
 
@@ -67,7 +69,7 @@ def others_with_seats(request: Request, slug: str) -> list[WorkshopView]:
 
 @router.get("/workshops/{slug}", response_class=HTMLResponse)
 def workshop(request: Request, ctx: Ctx, slug: str) -> Response:
-    return _workshop_page(request, ctx, slug)
+    return workshop_page(request, ctx, slug)
 
 
 @router.post("/workshops/{slug}/register", response_class=HTMLResponse)
@@ -84,21 +86,22 @@ def register_form(
     form = {"email": email, "name": name, "company": company, "accept_terms": bool(accept_terms)}
     if not csrf.valid(request, csrf_token):
         summary = _("Your form expired; please submit it again.")
-        return _workshop_page(request, ctx, slug, 403, form=form, summary=summary)
+        return workshop_page(request, ctx, slug, 403, form=form, summary=summary)
     asked = RegistrationRequest(
         slug, email, name, company, accept_terms == "yes", language=i18n.current()
     )
     try:
         registration = registrations.register(ctx, asked, client=client_address(request))
     except Refusal as exc:
-        return _refused(request, ctx, slug, form, exc)
+        return refused(request, ctx, slug, form, exc)
     return render(request, "registered.html", with_csrf=False, registration=registration, slug=slug)
 
 
-def _refused(
+def refused(
     request: Request, ctx: Ctx, slug: str, form: dict[str, Any], refusal: Refusal
 ) -> Response:
-    """The form again, saying why the registration was refused."""
+    """The form again, saying why the registration (or joining the waiting list) was
+    refused."""
     values: dict[str, Any] = {"form": form, "summary": refusal.message}
     if isinstance(refusal, InvalidInput):
         order = list(FIELDS)
@@ -114,4 +117,4 @@ def _refused(
         )
     elif isinstance(refusal, WorkshopFull):
         values["others"] = others_with_seats(request, slug)
-    return _workshop_page(request, ctx, slug, status_of(refusal), **values)
+    return workshop_page(request, ctx, slug, status_of(refusal), **values)

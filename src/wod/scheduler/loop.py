@@ -17,7 +17,7 @@ from wod.notify import Topic
 from wod.services import content, provisioning
 from wod.services.admin import retention
 from wod.services.mail import outbox
-from wod.services.registrations import timers
+from wod.services.registrations import timers, waitlist
 from wod.services.registrations.relocate import relocate_waiting
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,10 @@ def run_pass(ctx: AppContext) -> dict[str, int]:
         "silent": provisioning.watch_silence(ctx),
         "warm": provisioning.fill_pools(ctx),  # after the timers: seats they freed fill the pools
         "relocated": relocate_waiting(ctx),  # after silence: its waiting ones move at once
+        "offers_expired": waitlist.expire_offers(ctx),  # before offers: their seats go on
+        "offered": waitlist.offer_free_seats(ctx),
         "anonymised": retention.anonymise_due(ctx),
+        "waitlist_forgotten": waitlist.forget_ended(ctx),
     }
 
 

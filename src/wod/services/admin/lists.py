@@ -21,6 +21,7 @@ from wod.domain.states import (
     Verb,
 )
 from wod.services.admin.paging import Page, contains, paged
+from wod.services.registrations.waitlist import waiting_counts
 
 Ts = TypeVarTuple("Ts")
 
@@ -224,10 +225,13 @@ def emails(
 class WorkshopRow:
     workshop: Workshop
     live: int
+    #: Entries on its waiting list (waiting, or offered a seat).
+    waiting: int = 0
 
 
 def workshops(ctx: AppContext) -> list[WorkshopRow]:
-    """Every workshop in the database, active first, with its live registrations."""
+    """Every workshop in the database, active first, with its live registrations and its
+    waiting list's entries."""
     live = (
         select(Registration.workshop_id, func.count().label("live"))
         .where(Registration.state.in_(SEAT_HOLDING))
@@ -239,5 +243,7 @@ def workshops(ctx: AppContext) -> list[WorkshopRow]:
         .outerjoin(live, live.c.workshop_id == Workshop.id)
         .order_by(Workshop.active.desc(), Workshop.slug)
     )
+    waiting = waiting_counts(ctx)
     with ctx.db.read() as session:
-        return [WorkshopRow(w, n) for w, n in session.execute(query).all()]
+        rows = session.execute(query).all()
+    return [WorkshopRow(w, n, waiting.get(w.id, 0)) for w, n in rows]

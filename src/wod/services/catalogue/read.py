@@ -1,7 +1,8 @@
 """The read side of workshops: what the catalogue shows, seats left included.
 
-Seats left = min(capacity − live registrations, free seats in the range at its locations);
-derived from the database, never a stored counter.
+Seats left = min(capacity − live registrations, free seats in the range at its locations) −
+the entries of its waiting list (they come first); derived from the database, never a stored
+counter.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
-from wod.db.models import Location, Registration, Seat, Workshop
-from wod.domain.states import SEAT_HOLDING, SeatState
+from wod.db.models import Location, Registration, Seat, WaitlistEntry, Workshop
+from wod.domain.states import SEAT_HOLDING, WAITLIST_LIVE, SeatState
 
 POPULAR_COUNT = 10
 
@@ -51,11 +52,26 @@ def seat_bounds(workshop: Workshop, location: Location) -> tuple[int, int]:
 
 
 def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
-    """Seats left per workshop id, in three queries whatever the number of workshops: the free
-    seats of every (location, range) a workshop draws from are counted by the database in one
-    row (one ``count(*) FILTER`` per range), never fetched seat by seat. The seats of a warm
-    pool count as free: they are there for the next registrations (ranges of workshops never
-    overlap, so a pool seat in a workshop's range is of that workshop's pool)."""
+    """Seats left per workshop id to a public registration: :func:`open_seats` less the
+    entries of its waiting list, at least 0."""
+    held = dict(
+        session.execute(
+            select(WaitlistEntry.workshop_id, func.count())
+            .where(WaitlistEntry.state.in_(WAITLIST_LIVE))
+            .group_by(WaitlistEntry.workshop_id)
+        ).all()
+    )
+    return {w: max(0, left - held.get(w, 0)) for w, left in open_seats(session, workshops).items()}
+
+
+def open_seats(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
+    """Seats not held by a registration per workshop id (its waiting list not counted;
+    negative when capacity dropped below the live ones), in three queries whatever the number
+    of workshops: the free seats of every (location, range) a workshop draws from are counted
+    by the database in one row (one ``count(*) FILTER`` per range), never fetched seat by
+    seat. The seats of a warm pool count as free: they are there for the next registrations
+    (ranges of workshops never overlap, so a pool seat in a workshop's range is of that
+    workshop's pool)."""
     locations = list(session.scalars(select(Location)))
     serving = {w.id: serving_locations(w, locations, new_seats=True) for w in workshops}
     ranges = list(
@@ -80,7 +96,7 @@ def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int
     result = {}
     for w in workshops:
         in_range = sum(free[(loc.id, *seat_bounds(w, loc))] for loc in serving[w.id])
-        result[w.id] = max(0, min(w.capacity - live.get(w.id, 0), in_range))
+        result[w.id] = min(w.capacity - live.get(w.id, 0), in_range)
     return result
 
 

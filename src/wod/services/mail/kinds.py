@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,6 +136,25 @@ def _confirmation(
     }
 
 
+def _waitlist(ctx: AppContext, email: Email, registration: Registration | None) -> dict[str, Any]:
+    payload = email.payload or {}
+    if "workshop" not in payload:
+        raise MailError(f"waiting-list email {email.id} without its workshop")
+    values: dict[str, Any] = {
+        "waitlist": {
+            "name": payload.get("name", ""),
+            "workshop_name": payload.get("workshop_name", ""),
+            "position": payload.get("position"),
+        },
+        "workshop_url": ctx.settings.absolute_url(f"/workshops/{payload['workshop']}"),
+    }
+    if "nonce" in payload:
+        due = datetime.fromisoformat(str(payload["due_at"]))
+        values["claim_url"] = links.claim_url(ctx.settings, str(payload["nonce"]))
+        values["claim_until"] = i18n.when(due)
+    return values
+
+
 def _alert(ctx: AppContext, email: Email, registration: Registration | None) -> dict[str, Any]:
     return {"alert": email.payload or {}}
 
@@ -195,6 +215,27 @@ CONFIRM = register_kind(
         liveness=Liveness.unconfirmed,
         variable_names=("confirm_url", "confirm_until"),
         variables=_confirmation,
+    )
+)
+_WAITLIST_EXAMPLE = {"name": "Ada", "workshop": "WKSHP-Example", "workshop_name": "Example"}
+WAITLIST_JOINED = register_kind(
+    EmailKind(
+        "waitlist_joined",
+        "When an address joins a full workshop's waiting list: its position in line.",
+        variable_names=("waitlist", "workshop_url"),
+        variables=_waitlist,
+        example_payload=_WAITLIST_EXAMPLE | {"position": 3},
+    )
+)
+WAITLIST_OFFER = register_kind(
+    EmailKind(
+        "waitlist_offer",
+        "When a seat frees for the first in line: the link that claims it, valid "
+        "`waitlist.claim_minutes` (the seat is held meanwhile).",
+        variable_names=("waitlist", "workshop_url", "claim_url", "claim_until"),
+        variables=_waitlist,
+        example_payload=_WAITLIST_EXAMPLE
+        | {"nonce": "0" * 32, "due_at": "2026-01-01T12:30:00+00:00"},
     )
 )
 ADMIN_ALERT = register_kind(

@@ -38,11 +38,12 @@ def _when(moment: datetime | None) -> str:
 
 
 def email_language(session: Session, email: Email) -> str:
-    """The language of the registration the email is about (alerts: the default). The
-    registration is read with its workshop, seat and location in one query: the session then
-    has what :func:`email_variables` reads."""
+    """The language of the registration the email is about; of its payload without one (the
+    waiting list's); the default (alerts). The registration is read with its workshop, seat
+    and location in one query: the session then has what :func:`email_variables` reads."""
     if email.registration_id is None:
-        return i18n.DEFAULT
+        chosen = str((email.payload or {}).get("language"))
+        return chosen if chosen in i18n.LANGUAGES else i18n.DEFAULT
     row = session.execute(
         select(Registration, Workshop, Seat, Location)
         .join(Workshop, Workshop.id == Registration.workshop_id)

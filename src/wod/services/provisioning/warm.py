@@ -21,9 +21,9 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
-from wod.db.models import Job, Location, Registration, Seat, Workshop
+from wod.db.models import Job, Location, Registration, Seat, WaitlistEntry, Workshop
 from wod.db.transitions import move
-from wod.domain.states import SEAT_HOLDING, JobState, SeatState, Verb
+from wod.domain.states import SEAT_HOLDING, WAITLIST_LIVE, JobState, SeatState, Verb
 from wod.errors import InvalidState
 from wod.services.catalogue.read import serving_locations
 from wod.services.content.revisions import current_revision
@@ -36,7 +36,7 @@ POOLED = (SeatState.warming, SeatState.warm)
 
 def pool_target(session: Session, workshop: Workshop) -> int:
     """How many seats the workshop's pool should hold now: its ``warm``, at most the capacity
-    its live registrations leave (none while it is closed)."""
+    its live registrations and its waiting list leave (none while it is closed)."""
     if not workshop.active or workshop.warm <= 0:
         return 0
     live = session.scalar(
@@ -44,7 +44,12 @@ def pool_target(session: Session, workshop: Workshop) -> int:
         .select_from(Registration)
         .where(Registration.workshop_id == workshop.id, Registration.state.in_(SEAT_HOLDING))
     )
-    return max(0, min(workshop.warm, workshop.capacity - (live or 0)))
+    waiting = session.scalar(
+        select(func.count())
+        .select_from(WaitlistEntry)
+        .where(WaitlistEntry.workshop_id == workshop.id, WaitlistEntry.state.in_(WAITLIST_LIVE))
+    )
+    return max(0, min(workshop.warm, workshop.capacity - (live or 0) - (waiting or 0)))
 
 
 def fill_pools(ctx: AppContext) -> int:

@@ -1,5 +1,6 @@
 """Registrations: registering (:mod:`.register`), confirming by email when asked to
-(:mod:`.unconfirmed`, :mod:`.confirm`), the participant's own actions
+(:mod:`.unconfirmed`, :mod:`.confirm`), a full workshop's waiting list (:mod:`.waitlist`,
+:mod:`.claim`), the participant's own actions
 (:mod:`.manage`), how a registration moves and stops (:mod:`.lifecycle`), what a job's outcome
 means for it (:mod:`.outcomes`), the scheduler's timers (:mod:`.timers`), an admin's purge
 (:mod:`.erasure`), abuse reported by an agent (:mod:`.abuse`), badges (:mod:`.badges`) and the

@@ -14,7 +14,7 @@ What a purge does, in one transaction:
    links stop working, the sealed seat password is dropped. Its emails that were not sent are
    deleted; the others keep their kind, state and dates with the erased address. The level
    badges this registration triggered are deleted (they record the address). ``erased_at`` is
-   set.
+   set. The address's waiting-list entries and their emails are deleted.
 
 What stays: the workshop, seat, dates, state, outcome and completion, so the dashboard's
 registrations, outcomes and completion still count it; its badge levels no longer do (they
@@ -34,6 +34,7 @@ from wod.db.models import BadgeAward, Email, Registration
 from wod.domain.states import SEAT_HOLDING, EmailState, EndReason, RegistrationState
 from wod.errors import InvalidState, NotFound
 from wod.services.registrations.lifecycle import drop_unconfirmed, stop_registration
+from wod.services.registrations.waitlist import erase_entries
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def purge_registration(ctx: AppContext, registration_id: int) -> PurgeOutcome:
 
 def _erase(session: Session, registration: Registration, now: datetime) -> None:
     address = erased_address(registration.id)
+    erase_entries(session, registration.email)  # before the address goes: they hold it
     registration.name = ""
     registration.company = ""
     registration.email = address

@@ -22,9 +22,16 @@ from sqlalchemy.orm import Session
 
 from wod import i18n, metrics
 from wod.context import AppContext
-from wod.db.models import Email, Registration, Seat, Workshop
+from wod.db.models import Email, Registration, Seat, WaitlistEntry, Workshop
 from wod.domain.secrets import hash_token, manage_token, new_nonce
-from wod.domain.states import EMAIL_HOLDING, SEAT_HOLDING, SeatState, Verb
+from wod.domain.states import (
+    EMAIL_HOLDING,
+    SEAT_HOLDING,
+    WAITLIST_LIVE,
+    SeatState,
+    Verb,
+    WaitlistState,
+)
 from wod.errors import (
     AlreadyRegistered,
     EmailRejected,
@@ -245,24 +252,36 @@ def _register(
     key = client_key(ctx.settings.secret_key.get_secret_value(), client) if client else None
     if key is not None:  # after the capacity: a full workshop says so first
         check_address_cap(session, key, limits.live_per_address)
-    registration = Registration(
+    registration = new_registration(ctx, workshop, request, now, key)
+    if limits.confirm_email:
+        unconfirmed.ask_confirmation(ctx, session, registration, now)
+    else:
+        hold_seat(ctx, session, workshop, registration, now)
+    return registration
+
+
+def new_registration(
+    ctx: AppContext,
+    workshop: Workshop,
+    request: RegistrationRequest,
+    now: datetime,
+    key: str | None = None,
+) -> Registration:
+    """A new registration of a validated ``request``, with its manage link (not added yet)."""
+    nonce = new_nonce()
+    return Registration(
         workshop_id=workshop.id,
         email=request.email,
         name=request.name,
         company=request.company,
         created_at=now,
         language=request.language,
-        manage_nonce=(nonce := new_nonce()),
+        manage_nonce=nonce,
         manage_token_hash=hash_token(
             manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
         ),
         client_key=key,
     )
-    if limits.confirm_email:
-        unconfirmed.ask_confirmation(ctx, session, registration, now)
-    else:
-        hold_seat(ctx, session, workshop, registration, now)
-    return registration
 
 
 def check_email_free(session: Session, email: str) -> None:
@@ -275,15 +294,25 @@ def check_email_free(session: Session, email: str) -> None:
         raise AlreadyRegistered()
 
 
-def check_capacity(session: Session, workshop: Workshop) -> None:
-    """:class:`WorkshopFull` when the workshop's registrations holding seats reach its
-    ``capacity`` (exact on PostgreSQL, where the caller locked the workshop's row)."""
-    live = session.scalar(
+def check_capacity(
+    session: Session, workshop: Workshop, held: tuple[WaitlistState, ...] = WAITLIST_LIVE
+) -> None:
+    """:class:`WorkshopFull` when the workshop's registrations holding seats, with its
+    waiting-list entries in ``held`` (by default all on the list: nobody passes them), reach
+    its ``capacity`` (exact on PostgreSQL, where the caller locked the workshop's row)."""
+    live = (
         select(func.count())
         .select_from(Registration)
         .where(Registration.workshop_id == workshop.id, Registration.state.in_(SEAT_HOLDING))
+        .scalar_subquery()
     )
-    if (live or 0) >= workshop.capacity:
+    waiting = (
+        select(func.count())
+        .select_from(WaitlistEntry)
+        .where(WaitlistEntry.workshop_id == workshop.id, WaitlistEntry.state.in_(held))
+        .scalar_subquery()
+    )
+    if (session.scalar(select(live + waiting)) or 0) >= workshop.capacity:  # one round trip
         raise WorkshopFull()
 
 

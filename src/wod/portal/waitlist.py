@@ -1,0 +1,118 @@
+"""A full workshop's waiting list on the portal: the form's answer
+(``POST /workshops/{slug}/waitlist``, the form is on the workshop's page) and the page of an
+offer's claim link (``/waitlist/claim/{token}``).
+
+As for a confirmation link, GET shows what the link claims and a button, and changes nothing
+(mail scanners open links); the button's POST (with the form's CSRF token) claims. A link that
+cannot claim says why on a page of its own: 404 unknown, 410 expired or used, 409 when the
+address has a workshop running or no seat could be reserved.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from wod import i18n
+from wod.errors import AlreadyClaimed, AlreadyRegistered, ClaimExpired, Refusal
+from wod.i18n import _
+from wod.portal.confirm import private
+from wod.portal.page import render
+from wod.portal.workshop import refused, workshop_page
+from wod.services.registrations import RegistrationRequest, claim, waitlist
+from wod.web import csrf
+from wod.web.deps import Ctx, client_address
+from wod.web.problems import status_of
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/workshops/{slug}/waitlist", response_class=HTMLResponse)
+def join_form(
+    request: Request,
+    ctx: Ctx,
+    slug: str,
+    email: Annotated[str, Form(max_length=1000)] = "",
+    name: Annotated[str, Form(max_length=1000)] = "",
+    company: Annotated[str, Form(max_length=1000)] = "",
+    accept_terms: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    form = {"email": email, "name": name, "company": company, "accept_terms": bool(accept_terms)}
+    if not csrf.valid(request, csrf_token):
+        summary = _("Your form expired; please submit it again.")
+        return workshop_page(request, ctx, slug, 403, form=form, summary=summary)
+    asked = RegistrationRequest(
+        slug, email, name, company, accept_terms == "yes", language=i18n.current()
+    )
+    try:
+        place = waitlist.join_waitlist(ctx, asked, client=client_address(request))
+    except Refusal as exc:
+        return refused(request, ctx, slug, form, exc)
+    return render(request, "waitlisted.html", with_csrf=False, place=place, email=asked.email)
+
+
+def _ask(request: Request, ctx: Ctx, token: str, status: int = 200, **values: Any) -> Response:
+    try:
+        shown = claim.offer_for_token(ctx, token)
+    except Refusal as exc:
+        return _refused(request, exc)
+    return render(
+        request,
+        "claim.html",
+        status=status,
+        shown=shown,
+        token=token,
+        until=i18n.when(shown.due_at),
+        **values,
+    )
+
+
+def _refused(request: Request, refusal: Refusal, slug: str | None = None) -> Response:
+    """The page that says why the link did not claim a seat."""
+    gone = isinstance(refusal, ClaimExpired | AlreadyClaimed)
+    return render(
+        request,
+        "claim_refused.html",
+        status=410 if gone else status_of(refusal),
+        with_csrf=False,
+        message=refusal.message,
+        slug=slug,
+    )
+
+
+@router.get("/waitlist/claim/{token}", response_class=HTMLResponse)
+def claim_page(request: Request, ctx: Ctx, token: str) -> Response:
+    return private(_ask(request, ctx, token))
+
+
+@router.post("/waitlist/claim/{token}", response_class=HTMLResponse)
+def claim_action(
+    request: Request,
+    ctx: Ctx,
+    token: str,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    if not csrf.valid(request, csrf_token):
+        summary = _("Your form expired; please claim again.")
+        return private(_ask(request, ctx, token, 403, summary=summary))
+    try:
+        shown = claim.offer_for_token(ctx, token)
+        registration = claim.claim_offer(ctx, token)
+    except AlreadyRegistered:
+        refusal = AlreadyRegistered(
+            _(
+                "This address already has a workshop running: one workshop at a time. Once it "
+                "is over, open this link again: the seat stays held for you until the link "
+                "expires."
+            )
+        )
+        return private(_refused(request, refusal))
+    except Refusal as exc:
+        return private(_refused(request, exc))
+    page = render(
+        request, "registered.html", with_csrf=False, registration=registration, slug=shown.workshop
+    )
+    return private(page)
