@@ -181,6 +181,12 @@ class AlreadyClaimed(InvalidState):
     code = "already_claimed"
 
 
+class SeatAlreadyFreed(InvalidState):
+    """This session has already ended: its seat can no longer be kept, and nothing was changed."""
+
+    code = "seat_already_freed"
+
+
 class NotAuthenticated(Refusal):
     """Credentials are missing or wrong."""
 

@@ -97,6 +97,13 @@ LOGIN_FAILURES = Counter(
     ["reason"],
     registry=EVENTS,
 )
+IDLE_SEATS = Counter(
+    "wod_idle_seats",
+    "Idle seats, by outcome: warned (the warning email queued), kept (its link clicked), "
+    "active (activity again after the warning), reclaimed (ended as idle).",
+    ["outcome"],
+    registry=EVENTS,
+)
 HTTP_REQUESTS = Counter(
     "wod_http_requests",
     "Requests answered, by method, route template and status.",
@@ -114,6 +121,8 @@ for _verb in _VERBS:  # every series exists from the start: rate() needs a first
         JOB_ATTEMPTS.labels(_verb, _outcome)
 for _reason in ("credentials", "rate_limited", "csrf"):
     LOGIN_FAILURES.labels(_reason)
+for _idle in ("warned", "kept", "active", "reclaimed"):
+    IDLE_SEATS.labels(_idle)
 
 # --------------------------------------------------------------------- observations
 
@@ -172,6 +181,11 @@ def email_sent(kind: str, registered_at: datetime | None, sent_at: datetime) -> 
 
 def email_failed(kind: str, *, given_up: bool) -> None:
     EMAIL_FAILURES.labels(kind, "given_up" if given_up else "retry").inc()
+
+
+def idle_seat(outcome: str) -> None:
+    """An idle seat was warned, kept, active again or reclaimed."""
+    IDLE_SEATS.labels(outcome).inc()
 
 
 def rate_limited(key: str) -> None:

@@ -374,6 +374,42 @@ class WaitlistSettings(BaseModel):
     )
 
 
+class IdleSettings(BaseModel):
+    """Idle seats given back (docs/howto/idle-seats.md)."""
+
+    timeout: Duration = Field(
+        timedelta(minutes=45),
+        ge=timedelta(0),
+        description="The idle_timeout of a workshop whose wod.yml sets none: a seat with no "
+        "activity (no kernel execution, no open lab) for this long gets a warning email, "
+        "then is ended as idle. 0: off.",
+    )
+    min_duration: Duration = Field(
+        timedelta(hours=2),
+        description="The default timeout applies only to workshops at least this long; "
+        "shorter ones are off unless their wod.yml sets idle_timeout.",
+    )
+    grace: Duration = Field(
+        timedelta(minutes=10),
+        gt=timedelta(0),
+        description="Time between the warning email and the end, during which a click on "
+        "its link or any activity keeps the seat.",
+    )
+    report_interval: float = Field(
+        60.0,
+        ge=0,
+        description="Backend agent: seconds between two reports of its seats' last activity "
+        "(read from the hub) to the api; 0: no report, so no seat of the location is ended "
+        "as idle.",
+    )
+    stale_after: Duration = Field(
+        timedelta(minutes=10),
+        gt=timedelta(0),
+        description="The api warns and ends only seats whose activity was reported this "
+        "recently: an agent or a hub that stopped reporting never makes seats look idle.",
+    )
+
+
 class BackendSettings(BaseModel):
     model_config = ConfigDict(validate_default=True)
 
@@ -722,6 +758,7 @@ class Settings(BaseSettings):
     registration: RegistrationSettings = Field(default_factory=RegistrationSettings)
     waitlist: WaitlistSettings = Field(default_factory=WaitlistSettings)
     backend: BackendSettings = Field(default_factory=BackendSettings)
+    idle: IdleSettings = Field(default_factory=IdleSettings)
     hub: HubSettings = Field(default_factory=HubSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     ldap: LdapSettings = Field(default_factory=LdapSettings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from wod.domain.limits import ID_MAX
 
@@ -134,6 +134,41 @@ class HeartbeatIn(BaseModel):
     )
 
 
+class SeatActivityIn(BaseModel):
+    """One seat's last activity as the hub knows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seat: int = Field(ge=1, le=ID_MAX, description="The seat's number at the caller's location.")
+    last_activity: AwareDatetime | None = Field(
+        None,
+        description="The hub's last activity of the seat's user and server (kernel execution, "
+        "an open lab); null: none yet. A time ahead of the api's clock counts as now.",
+    )
+
+
+class ActivityIn(BaseModel):
+    """An agent's report of its seats' last activity (idle seats are given back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seats: list[SeatActivityIn] = Field(max_length=10_000)
+
+    @field_validator("seats")
+    @classmethod
+    def _once_each(cls, seats: list[SeatActivityIn]) -> list[SeatActivityIn]:
+        seen: set[int] = set()
+        for entry in seats:
+            if entry.seat in seen:
+                raise ValueError(f"seat {entry.seat} is reported more than once")
+            seen.add(entry.seat)
+        return seats
+
+
+class ActivityRecorded(BaseModel):
+    recorded: int = Field(description="Live registrations whose seat's activity was noted.")
+
+
 class BundleRef(BaseModel):
     folder: str
     bundle: str
@@ -178,6 +213,7 @@ class Outcomes(BaseModel):
     ended: int
     ended_early: int
     failed: int
+    reclaimed_idle: int = Field(0, description="Ended as idle: their seat was given back.")
 
 
 class Completion(BaseModel):

@@ -782,7 +782,13 @@ def test_the_stats_api_still_answers(ctx: AppContext, world: dict[str, int]) -> 
     from wod.services.admin.stats import dashboard
 
     stats = dashboard(ctx, 30).model_dump()
-    assert stats["outcomes"] == {"live": 1, "ended": 0, "ended_early": 1, "failed": 0}
+    assert stats["outcomes"] == {
+        "live": 1,
+        "ended": 0,
+        "ended_early": 1,
+        "failed": 0,
+        "reclaimed_idle": 0,
+    }
     assert {"location": "local", "state": "broken", "count": 1} in stats["seats"]
 
 

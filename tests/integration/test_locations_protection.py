@@ -151,7 +151,13 @@ def test_admin_tokens_and_roles(client: TestClient, ctx: AppContext, token: str)
     body = stats.json()
     assert body["live_seats"] == [{"workshop": "WKSHP-Python101", "location": "local", "count": 1}]
     assert body["registrations_per_day"] == [{"day": "2026-11-28", "count": 1}]
-    assert body["outcomes"] == {"live": 1, "ended": 0, "ended_early": 0, "failed": 0}
+    assert body["outcomes"] == {
+        "live": 1,
+        "ended": 0,
+        "ended_early": 0,
+        "failed": 0,
+        "reclaimed_idle": 0,
+    }
     assert [b["name"] for b in body["badge_levels"]] == [
         "Apprentice",
         "Expert",

@@ -203,6 +203,7 @@ def _outcomes(outcomes: Outcomes) -> Chart:
         "live": "Live",
         "ended": "Ended at their time",
         "ended_early": "Ended early",
+        "reclaimed_idle": "Reclaimed as idle",
         "failed": "Failed",
     }
     return Chart(

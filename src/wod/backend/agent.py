@@ -5,7 +5,9 @@ of one seat). The heartbeat names the jobs running, which keeps their leases, an
 (``boot``), so that after a restart the api gives again at once the jobs the old process was
 running. A report that cannot reach the api is tried again for ``REPORT_PATIENCE`` seconds
 (the api accepts a late report); when the job's lease expired meanwhile the api gave the job
-again, and the verbs are idempotent, so running it twice is harmless.
+again, and the verbs are idempotent, so running it twice is harmless. Every
+``idle.report_interval`` it also reports its seats' last activity as the hub knows it, so that
+the api gives idle seats back.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ from wod.backend.running import RunningJobs
 from wod.backend.verbs import Verbs
 from wod.backend.watchdog import Abuse, AbuseWatchdog
 from wod.content.layers import Content
-from wod.errors import ApiClientError, ConfigError, VerbError
+from wod.errors import ApiClientError, ConfigError, HubError, VerbError
 from wod.hub.client import HubClient, JupyterHubClient
 from wod.hub.modes import HostMode, load_host_mode
 from wod.settings import Settings
-from wod.wire import ContentRef, HeartbeatIn, JobReport
+from wod.wire import ActivityIn, ContentRef, HeartbeatIn, JobReport, SeatActivityIn
 
 log = logging.getLogger(__name__)
 #: How long a report the api does not receive is tried again, in seconds.
@@ -53,6 +55,7 @@ class Agent:
         checker: Callable[[], None] | None = None,
         check_interval: float = 86400.0,
         heartbeat_interval: float | None = None,
+        activity_interval: float | None = None,
     ) -> None:
         self.client = client
         self.verbs = verbs
@@ -62,6 +65,7 @@ class Agent:
         self.checker = checker
         self.check_interval = check_interval
         self.heartbeat_interval = heartbeat_interval
+        self.activity_interval = activity_interval
         self.stopping = threading.Event()
         self.boot = secrets.token_hex(16)
         self.running = RunningJobs()
@@ -160,6 +164,26 @@ class Agent:
                 log.warning("heartbeat not received by the api: %s", exc)
                 self.metrics.heartbeat_failed()
 
+    def report_activity(self) -> int:
+        """Read the last activity of this location's seats from the hub and report it to the
+        api (a seat the hub does not know: none); how many live registrations it concerned."""
+        location = self.client.location()
+        seen = self.verbs.hub.activity()
+        seats = [
+            SeatActivityIn(seat=n, last_activity=seen.get(f"student{n}"))
+            for n in range(location.seat_min, location.seat_max + 1)
+        ]
+        return self.client.report_activity(ActivityIn(seats=seats))
+
+    def _report_activity(self) -> None:
+        """Report the seats' activity every ``activity_interval`` seconds."""
+        assert self.activity_interval is not None
+        while not self.stopping.wait(self.activity_interval):
+            try:
+                self.report_activity()
+            except (ApiClientError, HubError) as exc:
+                log.warning("seats' activity not reported: %s", exc)
+
     def run(self) -> None:
         """Run the worker threads until :meth:`stop` is called. With a heartbeat, the first
         beat comes before any claim: it tells the api this process is new."""
@@ -175,6 +199,10 @@ class Agent:
         if self.heartbeat_interval is not None:
             threads.append(
                 threading.Thread(target=self._heartbeat, name="wod-heartbeat", daemon=True)
+            )
+        if self.activity_interval is not None:
+            threads.append(
+                threading.Thread(target=self._report_activity, name="wod-activity", daemon=True)
             )
         if self.checker is not None:
             threads.append(
@@ -265,4 +293,5 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
         checker=daily_check,
         check_interval=backend.check_interval,
         heartbeat_interval=backend.heartbeat_interval,
+        activity_interval=settings.idle.report_interval or None,
     )

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ValidationError
 from wod import logs
 from wod.errors import ApiClientError
 from wod.wire import (
+    ActivityIn,
+    ActivityRecorded,
     ExternalJobIn,
     HeartbeatIn,
     HeartbeatOut,
@@ -79,6 +81,13 @@ class ApiClient:
     def heartbeat(self, beat: HeartbeatIn) -> HeartbeatOut:
         """Tell the api the agent is alive and what it holds; what it should hold."""
         return _parse(HeartbeatOut, self._post("/heartbeat", beat.model_dump()))
+
+    def report_activity(self, report: ActivityIn) -> int:
+        """Tell the api the last activity of this location's seats; how many live
+        registrations it concerned."""
+        return _parse(
+            ActivityRecorded, self._post("/activity", report.model_dump(mode="json"))
+        ).recorded
 
     def bundle(self, revision: str, folder: str) -> bytes:
         """The bundle of workshop ``folder`` in content ``revision``."""

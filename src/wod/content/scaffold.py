@@ -271,6 +271,11 @@ def wod_yml(workshop: NewWorkshop) -> str:
             "# gets one at once (0: none; at most the capacity).",
             "warm: 0",
         ),
+        (
+            "Minutes without activity before the seat is given back (0: never); empty: the\n"
+            "# platform's default (idle.timeout, for workshops of idle.min_duration or more).",
+            "idle_timeout:",
+        ),
     ]
     lines = [
         "%YAML 1.1",

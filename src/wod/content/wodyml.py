@@ -45,6 +45,7 @@ FIELDS: dict[str, str] = {
     "alternateLocation": "alternate_locations",
     "extendable": "extendable",  # wod's own: may a participant extend once (default yes)
     "warm": "warm",  # wod's own: seats built and started ahead of registrations (default 0)
+    "idle_timeout": "idle_timeout",  # wod's own: minutes without activity before the seat ends
 }
 OPTIONAL_KEYS = {
     "workshopImg",
@@ -54,6 +55,7 @@ OPTIONAL_KEYS = {
     "alternateLocation",
     "extendable",
     "warm",
+    "idle_timeout",
 }
 DEFAULT_DURATION = 4
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -98,6 +100,8 @@ class WodYml:
     alternate_locations: list[str] = field(default_factory=list)
     extendable: bool = True
     warm: int = 0
+    #: Minutes; 0: off; None: the platform's default (setting ``idle.timeout``).
+    idle_timeout: int | None = None
 
     @property
     def seats(self) -> int:
@@ -325,6 +329,7 @@ def _build(reader: _Reader, data: dict[str, Any]) -> WodYml:
         "capacity": reader.optional_integer,
         "priority": reader.integer_or_default,
         "warm": reader.integer_or_default,
+        "idle_timeout": reader.optional_integer,
     }
     for key, value in data.items():
         if key not in FIELDS:
@@ -367,6 +372,8 @@ def _check_values(reader: _Reader, spec: WodYml, data: dict[str, Any]) -> None:
             f"at most {spec.seats} can run at once",
         )
     _check_warm(reader, spec)
+    if spec.idle_timeout is not None:
+        _check_idle_timeout(reader, spec.idle_timeout, spec.duration)
     if spec.monoappliance and spec.multiappliance:
         reader.error("multiappliance", "monoappliance and multiappliance exclude each other")
 
@@ -381,6 +388,19 @@ def _check_warm(reader: _Reader, spec: WodYml) -> None:
             "warm",
             f"a pool of {spec.warm} warm seats is larger than the workshop's "
             f"{limit} seats (range {spec.seats}, capacity {spec.capacity}); at most {limit}",
+        )
+
+
+def _check_idle_timeout(reader: _Reader, minutes: int, duration_hours: int) -> None:
+    if minutes < 0:
+        reader.error(
+            "idle_timeout", f"must be 0 (off) or a positive number of minutes, got {minutes}"
+        )
+    elif minutes >= duration_hours * 60:
+        reader.error(
+            "idle_timeout",
+            f"{minutes} minutes is not shorter than the workshop's duration "
+            f"({duration_hours * 60} minutes): write 0 to turn idle seats' reclaim off",
         )
 
 

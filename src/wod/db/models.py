@@ -171,6 +171,8 @@ class Workshop(Base):
     extendable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: Seats kept built and started ahead of registrations (``warm`` in wod.yml).
     warm: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: wod.yml ``idle_timeout`` in minutes; 0: off; None: the setting ``idle.timeout``.
+    idle_timeout: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -513,3 +515,29 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     #: The client's address (the host's name for a command); None once retention forgot it.
     address: Mapped[str | None] = mapped_column(String(255))
+
+
+class SeatActivity(Base):
+    """The last activity of a live registration's seat, as its agent reads it from the hub,
+    and where its idle watch stands (:mod:`wod.services.registrations.idle`)."""
+
+    __tablename__ = "seat_activity"
+
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registration.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The hub's last activity of the seat (its clock); None: none yet.
+    last_activity_at: Mapped[datetime | None]
+    #: When the agent last reported on the seat (the api's clock).
+    reported_at: Mapped[datetime]
+    #: When the warning is due (idle since then for the timeout); None while one is pending.
+    idle_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: A warning is pending: the registration ends at this time unless kept or active again.
+    end_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: The hub's last activity when the warning went: activity after it cancels the warning.
+    warned_activity_at: Mapped[datetime | None]
+    #: Warnings sent so far (the dedupe key of the next one).
+    warnings: Mapped[int] = mapped_column(default=0, server_default="0")
+    keep_nonce: Mapped[str | None] = mapped_column(String(64))
+    keep_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    kept_at: Mapped[datetime | None]

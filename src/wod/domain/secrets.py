@@ -29,6 +29,7 @@ def new_token(prefix: str) -> str:
 MANAGE_PREFIX = "wodm"
 CONFIRM_PREFIX = "wodc"
 CLAIM_PREFIX = "wodw"
+KEEP_PREFIX = "wodk"
 ADMIN_PREFIX = "woda"
 
 
@@ -59,6 +60,11 @@ def claim_token(secret_key: str, nonce: str) -> str:
     """A waiting-list offer's claim token (the link of its offer email), derived like the
     manage token from a nonce of its own."""
     return _derived_token(secret_key, "claim", CLAIM_PREFIX, nonce)
+
+
+def keep_token(secret_key: str, nonce: str) -> str:
+    """The token of an idle warning's "Keep my seat" link, derived from the warning's nonce."""
+    return _derived_token(secret_key, "keep", KEEP_PREFIX, nonce)
 
 
 def hash_token(token: str) -> str:

@@ -73,6 +73,7 @@ class EndReason(StrEnum):
     provision_failed = "provision_failed"  # the CREATE job failed for good
     confirm_timeout = "confirm_timeout"  # its address did not confirm in time
     workshop_full = "workshop_full"  # confirmed when no seat was left
+    idle = "idle"  # its seat saw no activity for the workshop's idle_timeout, nor a keep click
 
 
 #: Reasons of registrations that ended before their time, by someone's decision.

@@ -4,7 +4,8 @@ and a fake for tests of the agent without a hub."""
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import httpx
 
@@ -12,6 +13,10 @@ from wod.errors import HubError, HubUnavailable
 
 #: Answers of a hub (or of the proxy in front of it) that is restarting or overloaded.
 UNAVAILABLE = (502, 503, 504)
+#: Users asked per page of ``GET /users`` (the hub's own maximum by default).
+PAGE = 200
+#: The answer with ``items`` and ``_pagination`` (JupyterHub 2 and later).
+PAGINATED = "application/jupyterhub-pagination+json"
 
 
 class HubClient(Protocol):
@@ -32,6 +37,12 @@ class HubClient(Protocol):
 
     def delete_user(self, username: str) -> None:
         """Remove the user with its server and sessions (old cookies stop working)."""
+        ...
+
+    def activity(self) -> dict[str, datetime | None]:
+        """Every user's last activity as the hub knows it: the latest of the user's and its
+        servers' ``last_activity`` (the proxy's traffic and the server's own reports, kernel
+        execution included); None: none yet."""
         ...
 
 
@@ -57,9 +68,9 @@ class JupyterHubClient:
     def close(self) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, ok: tuple[int, ...]) -> httpx.Response:
+    def _call(self, method: str, path: str, ok: tuple[int, ...], **options: Any) -> httpx.Response:
         try:
-            response = self.http.request(method, path)
+            response = self.http.request(method, path, **options)
         except httpx.TransportError as exc:
             raise HubUnavailable(f"hub {method} {path}: {exc or type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
@@ -108,6 +119,34 @@ class JupyterHubClient:
         self.stop_server(username)
         self._call("DELETE", f"/users/{username}", (204, 404))
 
+    def activity(self) -> dict[str, datetime | None]:
+        seen: dict[str, datetime | None] = {}
+        offset: int | None = 0
+        while offset is not None:
+            page = self._call(
+                "GET",
+                "/users",
+                (200,),
+                params={"offset": offset, "limit": PAGE},
+                headers={"Accept": PAGINATED},
+            ).json()
+            items = page["items"] if isinstance(page, dict) else page
+            for user in items:
+                seen[user["name"]] = last_activity(user)
+            following = page.get("_pagination", {}).get("next") if isinstance(page, dict) else None
+            offset = following["offset"] if following else None
+        return seen
+
+
+def last_activity(user: dict[str, Any]) -> datetime | None:
+    """The latest ``last_activity`` of a user model of the hub and of its servers."""
+    servers = (user.get("servers") or {}).values()
+    stamps = [user.get("last_activity"), *(server.get("last_activity") for server in servers)]
+    moments = [datetime.fromisoformat(stamp) for stamp in stamps if isinstance(stamp, str)]
+    # JupyterHub writes UTC with a Z; an older one may write none
+    aware = [m if m.tzinfo is not None else m.replace(tzinfo=UTC) for m in moments]
+    return max(aware, default=None)
+
 
 class FakeHub:
     """Remembers users and running servers (unit tests, dev without a hub)."""
@@ -116,6 +155,8 @@ class FakeHub:
         self.users: set[str] = set()
         self.running: set[str] = set()
         self.calls: list[tuple[str, str]] = []
+        #: What :meth:`activity` answers for each user (a test sets it).
+        self.last_activity: dict[str, datetime | None] = {}
 
     def ensure_user(self, username: str) -> None:
         self.calls.append(("ensure_user", username))
@@ -140,3 +181,7 @@ class FakeHub:
         self.calls.append(("delete_user", username))
         self.running.discard(username)
         self.users.discard(username)
+
+    def activity(self) -> dict[str, datetime | None]:
+        self.calls.append(("activity", ""))
+        return {user: self.last_activity.get(user) for user in self.users | set(self.last_activity)}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wod.portal import badges, confirm, devmail, home, legal, manage, waitlist, workshop
+from wod.portal import badges, confirm, devmail, home, keep, legal, manage, waitlist, workshop
 
 router = APIRouter(include_in_schema=False)
-for page in (home, workshop, waitlist, confirm, devmail, legal, manage, badges):
+for page in (home, workshop, waitlist, confirm, keep, devmail, legal, manage, badges):
     router.include_router(page.router)

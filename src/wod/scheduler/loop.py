@@ -17,7 +17,7 @@ from wod.notify import Topic
 from wod.services import content, provisioning
 from wod.services.admin import retention
 from wod.services.mail import outbox
-from wod.services.registrations import timers, waitlist
+from wod.services.registrations import idle, timers, waitlist
 from wod.services.registrations.relocate import relocate_waiting
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ def run_pass(ctx: AppContext) -> dict[str, int]:
     return {
         "expired": timers.expire_due(ctx),  # before reminders: no reminder after the end
         "reminded": timers.remind_due(ctx),
+        "idle_reclaimed": idle.reclaim_idle(ctx),  # before warnings: a warning per idle period
+        "idle_warned": idle.warn_idle(ctx),
         "timed_out": timers.watch_provisioning(ctx),
         "unconfirmed": timers.expire_unconfirmed(ctx),
         "leases": timers.expire_leases(ctx),

@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 from wod.content.variables import content_folder_name
 from wod.db.models import Location, Seat, Workshop
-from wod.domain.secrets import claim_token, confirm_token, manage_token
+from wod.domain.secrets import claim_token, confirm_token, keep_token, manage_token
 from wod.settings import Settings
 
 
@@ -26,6 +26,12 @@ def claim_url(settings: Settings, nonce: str) -> str:
     """The page that claims the seat a waiting-list offer holds."""
     token = claim_token(settings.secret_key.get_secret_value(), nonce)
     return settings.absolute_url(f"/waitlist/claim/{token}")
+
+
+def keep_url(settings: Settings, nonce: str) -> str:
+    """The page of an idle warning's "Keep my seat" link."""
+    token = keep_token(settings.secret_key.get_secret_value(), nonce)
+    return settings.absolute_url(f"/keep/{token}")
 
 
 def start_url(location: Location, seat: Seat, workshop: Workshop) -> str:

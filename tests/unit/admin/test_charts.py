@@ -41,7 +41,7 @@ def test_each_chart_has_a_table_with_the_same_figures() -> None:
     assert days.labels[0] == "2026-11-22" and days.labels[-1] == "2026-11-28"  # 7 whole days
     assert days.series[0].data == [0, 0, 0, 3, 0, 0, 1]  # days without any are zeros
     assert [row[1] for row in days.rows] == days.series[0].data
-    assert by_id["outcomes"].series[0].data == [2, 5, 1, 1]
+    assert by_id["outcomes"].series[0].data == [2, 5, 1, 0, 1]  # live … reclaimed idle, failed
     assert by_id["seats"].rows == [["local", 18, 0, 2, 0, 0, 0, 0, 0]]
     assert by_id["completion"].percent and by_id["seats"].stacked
     assert board.totals == {"live": 2, "registrations": 4, "failed": 1}

@@ -207,3 +207,31 @@ def test_a_warm_pool_within_the_seats_is_read(tmp_path: Path) -> None:
     assert spec is not None and spec.warm == 6 and not problems
     spec, _ = parse(tmp_path, FULL)
     assert spec is not None and spec.warm == 0
+
+
+def test_idle_timeout_is_minutes_and_optional(tmp_path: Path) -> None:
+    spec, problems = parse(tmp_path, FULL + "idle_timeout: 30\n")
+    assert spec is not None and spec.idle_timeout == 30 and not problems
+    spec, problems = parse(tmp_path, FULL + "idle_timeout: 0\n")  # off
+    assert spec is not None and spec.idle_timeout == 0 and not problems
+    spec, problems = parse(tmp_path, FULL)
+    assert spec is not None and spec.idle_timeout is None and not problems
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-5", "must be 0 (off) or a positive number of minutes, got -5"),
+        ("120", "120 minutes is not shorter than the workshop's duration (120 minutes)"),
+        ("soon", "expected a whole number, got 'soon'"),
+        ("true", "expected a whole number, got True"),
+    ],
+)
+def test_a_bad_idle_timeout_is_an_error_naming_the_file_and_field(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    spec, problems = parse(tmp_path, FULL + f"idle_timeout: {value}\n")
+    assert spec is None
+    (problem,) = [p for p in problems if not p.warning]
+    assert problem.field == "idle_timeout" and message in problem.message
+    assert str(problem).startswith(f"{tmp_path / 'wod.yml'}:") and "idle_timeout" in str(problem)

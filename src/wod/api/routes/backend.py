@@ -9,11 +9,14 @@ from fastapi.responses import FileResponse
 
 from wod.services import content, provisioning, registrations
 from wod.services.admin.checks import report_check
+from wod.services.registrations.idle import record_activity
 from wod.services.registrations.leases import keep_alive
 from wod.web.deps import AgentLocation, Ctx, RowId
 from wod.web.problems import problem_responses
 from wod.wire import (
     AbuseIn,
+    ActivityIn,
+    ActivityRecorded,
     CheckIn,
     ExternalJobIn,
     HeartbeatIn,
@@ -134,6 +137,22 @@ def heartbeat(ctx: Ctx, location: AgentLocation, body: HeartbeatIn) -> Heartbeat
     revision in service and the bundles of the location's workshops in it."""
     keep_alive(ctx, location, body.running, body.boot)
     return content.heartbeat(ctx, location, body)
+
+
+@router.post(
+    "/activity",
+    response_model=ActivityRecorded,
+    responses=problem_responses(
+        *_WITH_BODY,
+        404,
+        meaning={404: "`not_found`: a seat reported is not one of the caller's location's."},
+    ),
+)
+def activity(ctx: Ctx, location: AgentLocation, body: ActivityIn) -> ActivityRecorded:
+    """The last activity the agent read from its hub for the seats of its location: an idle
+    seat is warned, then given back (`idle_timeout`); activity after a warning cancels it. A
+    report naming a seat of another location is refused whole."""
+    return ActivityRecorded(recorded=record_activity(ctx, location, body))
 
 
 @router.get(

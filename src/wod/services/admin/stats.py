@@ -62,14 +62,15 @@ def figures(session: Session, now: datetime, days: int) -> Stats:
     outcomes = dict(
         session.execute(select(Registration.state, func.count()).group_by(Registration.state)).all()
     )
-    early = (
+    early, idle = (
         session.scalar(
             select(func.count()).where(
                 Registration.state == RegistrationState.ended,
-                Registration.ended_reason.in_(EARLY),
+                Registration.ended_reason.in_(reasons),
             )
         )
         or 0
+        for reasons in (EARLY, (EndReason.idle,))
     )
     ended = outcomes.get(RegistrationState.ended, 0)
     completion = session.execute(
@@ -95,9 +96,10 @@ def figures(session: Session, now: datetime, days: int) -> Stats:
         registrations_per_day=[DayCount(day=str(d), count=n) for d, n in per_day],
         outcomes=Outcomes(
             live=sum(outcomes.get(s, 0) for s in SEAT_HOLDING),
-            ended=ended - early,
+            ended=ended - early - idle,
             ended_early=early,
             failed=outcomes.get(RegistrationState.failed, 0),
+            reclaimed_idle=idle,
         ),
         completion=[
             Completion(workshop=w, mean=round(float(m), 1), count=n) for w, m, n in completion
@@ -126,6 +128,7 @@ class Tally:
     live: int = 0
     ended: int = 0  # at their time
     ended_early: int = 0  # by the participant or an admin, or purged
+    reclaimed_idle: int = 0  # ended as idle: the seat was given back
     failed: int = 0
     measured: int = 0  # with a completion
     completion_sum: int = 0
@@ -282,6 +285,7 @@ _COUNTED = (
     "live",
     "ended",
     "ended_early",
+    "reclaimed_idle",
     "failed",
     "measured",
     "completion_sum",
@@ -294,4 +298,6 @@ def _outcome(state: RegistrationState, reason: str | None) -> str:
         return "live"
     if state is RegistrationState.failed:
         return "failed"
+    if reason == EndReason.idle:
+        return "reclaimed_idle"
     return "ended_early" if reason in EARLY else "ended"

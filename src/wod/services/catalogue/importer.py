@@ -95,6 +95,7 @@ def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
         "alternate_locations": spec.alternate_locations,
         "extendable": spec.extendable,
         "warm": spec.warm,
+        "idle_timeout": spec.idle_timeout,
         "layer": str(checked.source.layer.path),
     }
 

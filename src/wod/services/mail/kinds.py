@@ -155,6 +155,21 @@ def _waitlist(ctx: AppContext, email: Email, registration: Registration | None) 
     return values
 
 
+def _idle(ctx: AppContext, email: Email, registration: Registration | None) -> dict[str, Any]:
+    payload = email.payload or {}
+    nonce, freed_at = payload.get("nonce"), payload.get("freed_at")
+    if not isinstance(nonce, str) or not isinstance(freed_at, str):
+        raise MailError(f"idle warning email {email.id} without its keep link: {payload}")
+    return {
+        "idle": {
+            "keep_url": links.keep_url(ctx.settings, nonce),
+            "freed_at": i18n.when(datetime.fromisoformat(freed_at)),
+            "grace_minutes": payload.get("grace_minutes", 10),
+            "idle_minutes": payload.get("idle_minutes", 0),
+        }
+    }
+
+
 def _alert(ctx: AppContext, email: Email, registration: Registration | None) -> dict[str, Any]:
     return {"alert": email.payload or {}}
 
@@ -236,6 +251,23 @@ WAITLIST_OFFER = register_kind(
         variables=_waitlist,
         example_payload=_WAITLIST_EXAMPLE
         | {"nonce": "0" * 32, "due_at": "2026-01-01T12:30:00+00:00"},
+    )
+)
+IDLE_WARNING = register_kind(
+    EmailKind(
+        "idle_warning",
+        "When a seat saw no activity for its workshop's `idle_timeout`: it is freed after "
+        "`idle.grace` unless the participant clicks its link (Keep my seat) or works again; "
+        "once per idle period.",
+        liveness=Liveness.active,
+        variable_names=("idle",),
+        variables=_idle,
+        example_payload={
+            "nonce": "0" * 32,
+            "freed_at": "2026-11-28T09:10:00+00:00",
+            "grace_minutes": 10,
+            "idle_minutes": 45,
+        },
     )
 )
 ADMIN_ALERT = register_kind(

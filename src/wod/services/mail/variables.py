@@ -14,7 +14,7 @@ from wod.branding import readable_on_white
 from wod.context import AppContext
 from wod.db.models import Email, Location, Registration, Seat, Workshop
 from wod.domain.levels import badge_earned
-from wod.domain.states import ENDED_EARLY, SEAT_HOLDING, RegistrationState
+from wod.domain.states import ENDED_EARLY, SEAT_HOLDING, EndReason, RegistrationState
 from wod.domain.wording import status_text
 from wod.errors import MailError
 from wod.i18n import _, ngettext
@@ -123,6 +123,7 @@ def _registration_variables(
         "live": live,
         "can_extend": workshop.extendable and not registration.extended and live,
         "ended_early": registration.ended_reason in ENDED_EARLY,
+        "ended_idle": registration.ended_reason == EndReason.idle,
         "extend_minutes": round(settings.registration.extend_by.total_seconds() / 60),
         "ends_at": _when(registration.ends_at),
         "time_left": (
