@@ -21,6 +21,7 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -110,6 +111,8 @@ def one_round(
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="wod-bench-reg-"))
     settings = prepare(folder, database_url)
+    if source is not None:
+        schema_of(source, database_url)
     sink = Sink()
     sink.controller.start()
     extra = {
@@ -143,6 +146,27 @@ def one_round(
         process.terminate()
         process.wait(20)
         sink.controller.stop()
+
+
+def schema_of(source: Path, database_url: str) -> None:
+    """Bring the database prepared by this tree down to the schema of the checkout at
+    ``source`` (an older baseline refuses a newer schema): this tree's migrations know the
+    way down."""
+    from alembic import command
+
+    from wod.db.migrate import alembic_config
+    from wod.db.session import Database
+
+    found = subprocess.run(
+        [sys.executable, "-c", "from wod.db.migrate import head_revision as h; print(h())"],
+        env={**os.environ, "PYTHONPATH": str(source / "src")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    db = Database(database_url)
+    command.downgrade(alembic_config(db), found.stdout.strip())
+    db.dispose()
 
 
 @contextmanager
