@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,6 +33,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from wod.domain.seat_limits import (
+    LimitError,
+    SeatLimits,
+    parse_cpu,
+    parse_memory,
+    parse_tasks,
+)
 from wod.errors import ConfigError
 
 #: Development defaults that production refuses (ARCHITECTURE §10).
@@ -524,6 +532,31 @@ class HubSettings(BaseModel):
         description="Seconds JupyterHub waits for a seat's server to start and answer before "
         "it gives up on it (Spawner.start_timeout and http_timeout).",
     )
+    seat_memory: str = Field(
+        "1G",
+        description="systemd mode: memory of each seat's server unless its workshop's wod.yml "
+        "sets limits.memory (MemoryMax=; K, M, G, T are powers of 1024).",
+    )
+    seat_cpu: float = Field(
+        1.0, description="systemd mode: CPUs of each seat's server by default (CPUQuota=)."
+    )
+    seat_tasks: int = Field(
+        256, description="systemd mode: processes and threads of a seat by default (TasksMax=)."
+    )
+
+    @field_validator("seat_memory", "seat_cpu", "seat_tasks", mode="before")
+    @classmethod
+    def _seat_limit(cls, value: Any, info: ValidationInfo) -> Any:
+        parse = {"seat_memory": parse_memory, "seat_cpu": parse_cpu, "seat_tasks": parse_tasks}
+        try:
+            parse[info.field_name or ""](value)
+        except LimitError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def seat_limits(self) -> SeatLimits:
+        """The location's default limits of a seat (systemd mode)."""
+        return SeatLimits(parse_memory(self.seat_memory), self.seat_cpu, self.seat_tasks)
 
 
 class ApplianceSettings(BaseModel):

@@ -194,6 +194,16 @@ class AbuseIn(BaseModel):
     reason: str = Field(max_length=2000)
 
 
+class ContainedIn(BaseModel):
+    """What a seat's limits contained (systemd mode), one line per event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        min_length=1, max_length=20
+    )
+
+
 # --------------------------------------------------------------------- the dashboard's figures
 
 

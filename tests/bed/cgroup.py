@@ -5,6 +5,12 @@ This machine runs hybrid cgroups without systemd as PID 1. systemd-nspawn writes
 started from a cgroup of its own in the named ``systemd`` hierarchy and in ``unified`` (v2);
 otherwise nspawn would write at the root of the hierarchies. The v2 group gives us
 ``cgroup.kill`` (atomic SIGKILL of the whole subtree) and ``cgroup.events`` (populated 0/1).
+
+The resource controllers are v1 hierarchies here, and nspawn mounts them read-only in a host:
+its systemd could then enforce no ``MemoryMax=``, ``TasksMax=`` or ``CPUQuota=``. So each host
+also gets a folder of its own in the ``memory``, ``pids``, ``cpu`` and ``cpuacct`` hierarchies
+(below this process's own group there, so the machine's limits still hold), which becomes the
+root of its cgroup namespace; :func:`delegate` makes them writable inside the host after boot.
 """
 
 from __future__ import annotations
@@ -21,11 +27,35 @@ from tests.bed.system import BedError, wait_until
 
 ROOT = Path("/sys/fs/cgroup")
 HIERARCHIES = ("systemd", "unified")
+#: v1 resource controllers delegated to the hosts (when the machine mounts them).
+CONTROLLERS = ("memory", "pids", "cpu", "cpuacct")
+
+
+def _controller_base(controller: str) -> Path | None:
+    """This process's own group in a v1 controller hierarchy, None if it is not mounted."""
+    mount = ROOT / controller
+    if not (mount / "cgroup.procs").exists():
+        return None
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _number, names, path = line.split(":", 2)
+        if controller in names.split(","):
+            return mount / path.lstrip("/")
+    return None
+
+
+def controllers() -> list[str]:
+    """The v1 controllers this machine mounts (delegated to the hosts)."""
+    return [c for c in CONTROLLERS if _controller_base(c) is not None]
 
 
 def paths(rel: str) -> list[Path]:
     """The folders of cgroup ``rel`` (e.g. ``wb1a2b/h1``) in every hierarchy we use."""
-    return [ROOT / h / rel for h in HIERARCHIES]
+    found = [ROOT / h / rel for h in HIERARCHIES]
+    for controller in CONTROLLERS:
+        base = _controller_base(controller)
+        if base is not None:
+            found.append(base / rel)
+    return found
 
 
 def check_layout() -> None:

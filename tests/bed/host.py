@@ -33,6 +33,28 @@ while :; do
 done
 """
 
+# nspawn mounts the v1 resource controllers read-only in a host, so its systemd finds them
+# unusable at boot. Each host's folder in them is its own (cgroup.py): this unit makes them
+# writable and has systemd look again (daemon-reexec), before sshd answers, at every boot.
+DELEGATE_UNIT = """[Unit]
+Description=wod test bed: the host's own cgroup controllers made writable
+DefaultDependencies=no
+After=local-fs.target
+Before=ssh.service multi-user.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'for c in memory pids cpu cpuacct; do \\
+  if mountpoint -q /sys/fs/cgroup/$$c; then mount -o remount,bind,rw /sys/fs/cgroup/$$c; fi; \\
+  done'
+ExecStart=/bin/systemctl daemon-reexec
+
+[Install]
+WantedBy=multi-user.target
+"""
+DELEGATE_NAME = "wod-testbed-delegate.service"
+
 
 @dataclass(frozen=True)
 class HostFiles:
@@ -96,6 +118,11 @@ def prepare(files: HostFiles, lower: Path, config: HostConfig) -> None:
     put("etc/apt/apt.conf.d/00wod-testbed", config.apt_conf.encode())
     put("etc/apt/sources.list.d/debian.sources", config.apt_sources.encode())
     put("etc/pip.conf", config.pip_conf.encode())
+    put(f"etc/systemd/system/{DELEGATE_NAME}", DELEGATE_UNIT.encode())
+    wants = files.upper / "etc/systemd/system/multi-user.target.wants"
+    put._folders(Path("etc/systemd/system/multi-user.target.wants"), 0o755)
+    (wants / DELEGATE_NAME).unlink(missing_ok=True)
+    (wants / DELEGATE_NAME).symlink_to(f"/etc/systemd/system/{DELEGATE_NAME}")
 
 
 class _Writer:

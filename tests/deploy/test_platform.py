@@ -223,6 +223,10 @@ def test_participant_registers_in_the_portal_and_reads_the_notebook(platform: Pl
         hub_login(hub, ada.user, ada.password)
         text = notebook_text(hub, ada.user)
     assert "student1" in text and "{{ STDID }}" not in text
+    # the hub role's default mode: the seat's server is a systemd unit with the seat's limits
+    unit = f"jupyter-{ada.user}-singleuser"
+    shown = platform.bed.run(2, f"systemctl show {unit} -p ActiveState -p TasksMax", check=True)
+    assert "ActiveState=active" in shown.stdout and "TasksMax=256" in shown.stdout, shown.stdout
 
 
 def _registration_id(platform: Platform, email: str) -> int:

@@ -79,7 +79,7 @@ def folder_settings(ctx: AppContext, token: str, url: str) -> Settings:
 def test_a_mode_of_a_plugin_runs_seats_without_any_change_to_the_agent(
     ctx: AppContext, server: ApiServer, token: str, folder_mode_installed: None
 ) -> None:
-    assert names() == ["folder", "hub", "system"]
+    assert names() == ["folder", "hub", "system", "systemd"]
     settings = folder_settings(ctx, token, server.url)
     agent = build_agent(settings, hub=FakeHub())
     mode = load_host_mode(settings)
@@ -98,5 +98,5 @@ def test_a_mode_of_a_plugin_runs_seats_without_any_change_to_the_agent(
 
 def test_an_unknown_mode_names_the_installed_ones(ctx: AppContext) -> None:
     backend = ctx.settings.backend.model_copy(update={"account_mode": "kubernetes"})
-    with pytest.raises(ConfigError, match=r"no host mode 'kubernetes'.*hub, system"):
+    with pytest.raises(ConfigError, match=r"no host mode 'kubernetes'.*hub, system, systemd"):
         load_host_mode(ctx.settings.model_copy(update={"backend": backend}))

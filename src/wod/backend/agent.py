@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 
 from wod import __version__ as VERSION
 from wod import logs
@@ -32,7 +33,7 @@ from wod.backend.watchdog import Abuse, AbuseWatchdog
 from wod.content.layers import Content
 from wod.errors import ApiClientError, ConfigError, HubError, VerbError
 from wod.hub.client import HubClient, JupyterHubClient
-from wod.hub.modes import HostMode, load_host_mode
+from wod.hub.modes import HostMode, SeatLimiter, load_host_mode
 from wod.settings import Settings
 from wod.wire import ActivityIn, ContentRef, HeartbeatIn, JobReport, SeatActivityIn
 
@@ -56,6 +57,8 @@ class Agent:
         check_interval: float = 86400.0,
         heartbeat_interval: float | None = None,
         activity_interval: float | None = None,
+        containment: Callable[[], None] | None = None,
+        containment_interval: float = 10.0,
     ) -> None:
         self.client = client
         self.verbs = verbs
@@ -66,6 +69,8 @@ class Agent:
         self.check_interval = check_interval
         self.heartbeat_interval = heartbeat_interval
         self.activity_interval = activity_interval
+        self.containment = containment
+        self.containment_interval = containment_interval
         self.stopping = threading.Event()
         self.boot = secrets.token_hex(16)
         self.running = RunningJobs()
@@ -135,6 +140,15 @@ class Agent:
                 log.exception("conformity check failed")
             if self.stopping.wait(self.check_interval):
                 return
+
+    def _watch_containment(self) -> None:
+        """Report what the seats' limits contained, every ``containment_interval`` seconds."""
+        assert self.containment is not None
+        while not self.stopping.wait(self.containment_interval):
+            try:
+                self.containment()
+            except Exception:  # the api being down must not stop the watch
+                log.exception("containment watch: pass failed")
 
     def beat(self) -> None:
         """Tell the api the agent is alive and which content revisions it holds, then fetch
@@ -208,6 +222,12 @@ class Agent:
             threads.append(
                 threading.Thread(target=self._check_daily, name="wod-check", daemon=True)
             )
+        if self.containment is not None:
+            threads.append(
+                threading.Thread(
+                    target=self._watch_containment, name="wod-containment", daemon=True
+                )
+            )
         if self.watchdog is not None:
             threads.append(
                 threading.Thread(
@@ -259,7 +279,16 @@ def build_verbs(
         ldap=ldap,
         compiler=Compiler(hides_files=mode.hides_files),
         isolated=mode.isolates_seats,
+        limiter=mode.limiter,
     )
+
+
+def report_containment(limiter: SeatLimiter, client: ApiClient) -> None:
+    """Tell the api what the seats' limits contained since the last call (the admins are
+    alerted; the seats go on)."""
+    for username, events in limiter.events().items():
+        log.warning("contained on %s: %s", username, "; ".join(events))
+        client.report_contained(int(username.removeprefix("student")), events)
 
 
 def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
@@ -278,6 +307,9 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
 
         watchdog = AbuseWatchdog(settings.watchdog, mode.seat_of, mode.accounts, report)
 
+    limiter = mode.limiter
+    contain = partial(report_containment, limiter, client) if limiter is not None else None
+
     def daily_check() -> None:
         location = client.location()
         seats = range(location.seat_min, location.seat_max + 1)
@@ -294,4 +326,6 @@ def build_agent(settings: Settings, *, hub: HubClient | None = None) -> Agent:
         check_interval=backend.check_interval,
         heartbeat_interval=backend.heartbeat_interval,
         activity_interval=settings.idle.report_interval or None,
+        containment=contain,
+        containment_interval=settings.watchdog.interval,
     )

@@ -108,6 +108,9 @@ class ApiClient:
     def report_abuse(self, seat: int, reason: str) -> None:
         self._post(f"/seats/{seat}/abuse", {"reason": reason[:2000]})
 
+    def report_contained(self, seat: int, events: list[str]) -> None:
+        self._post(f"/seats/{seat}/contained", {"events": [e[:500] for e in events[:20]]})
+
     def report(self, job_id: int, report: JobReport) -> None:
         self._post(f"/jobs/{job_id}/report", report.model_dump(exclude_none=True))
 

@@ -48,10 +48,11 @@ from wod.content.variables import (
     seat_context,
     seat_variables,
 )
+from wod.content.wodyml import parse_wod_yml
 from wod.domain.secrets import new_password
 from wod.errors import HubUnavailable, TemplateError, VerbError, WodError
 from wod.hub.client import HubClient
-from wod.hub.modes import Accounts, SeatFiles
+from wod.hub.modes import Accounts, SeatFiles, SeatLimiter
 from wod.settings import Settings
 from wod.wire import ERROR_LIMIT, LOG_LIMIT, JobOrder, JobReport, WorkshopOrder
 
@@ -138,6 +139,7 @@ class Verbs:
         ldap: LdapPasswords | None = None,
         compiler: Compiler | None = None,
         isolated: bool = False,
+        limiter: SeatLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.contents = as_source(content)
@@ -150,6 +152,8 @@ class Verbs:
         self.compiler = compiler or Compiler(hides_files=False)
         #: Whether the host mode isolates seats (the templates' ``SEATISOLATED``).
         self.isolated = isolated
+        #: The seats' resource limits, when the host mode enforces them.
+        self.limiter = limiter
 
     def run(self, job: JobOrder, seats: tuple[int, int] | None = None) -> JobReport:
         """Run one job (on ``seats``, a range, for a RESET built on the host); a failure
@@ -343,6 +347,9 @@ class Verbs:
         return produced
 
     def _lock_out(self, username: str, job_log: JobLog) -> None:
+        if self.limiter is not None:  # read before the server stops: its counters go with it
+            for line in self.limiter.contained(username):
+                job_log(f"contained on {username}: {line}")
         self.accounts.lock(username)
         if self.ldap is not None:  # a directory password must not outlive the seat either
             try:
@@ -355,6 +362,18 @@ class Verbs:
             f"{username} locked: password changed, hub user and sessions removed"
             + (f", {killed} process(es) ended" if killed else "")
         )
+        if self.limiter is not None:
+            self.limiter.clear(username)
+
+    def _apply_limits(self, source: Path, username: str, job_log: JobLog) -> None:
+        if self.limiter is None:
+            return
+        spec, problems = parse_wod_yml(source / "wod.yml")
+        if spec is None:
+            errors = "; ".join(str(p) for p in problems if not p.warning)
+            raise VerbError(f"the workshop's wod.yml has errors: {errors[:500]}")
+        applied = self.limiter.apply(username, spec.limits)
+        job_log(f"limits of {username}: {applied.describe()}")
 
     def _set_password(self, order: Order, username: str, password: str, job_log: JobLog) -> None:
         self.accounts.set_password(username, password)
@@ -390,6 +409,7 @@ class Verbs:
         self._set_password(order, username, password, job_log)
         self.files.reset_home(username, order.content.skel_folders())
         job_log("new password set, home reset from the skeleton")
+        self._apply_limits(source, username, job_log)
         appliance = self._appliance(order, variables, scratch)
         if order.has_appliance:
             target = variables.get("WODRTARGET")

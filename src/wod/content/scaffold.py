@@ -276,6 +276,11 @@ def wod_yml(workshop: NewWorkshop) -> str:
             "# platform's default (idle.timeout, for workshops of idle.min_duration or more).",
             "idle_timeout:",
         ),
+        (
+            "Each seat's limits in systemd mode, e.g. {memory: 2G, cpu: 1.0, tasks: 256};\n"
+            "# empty: the location's (hub.seat_memory, hub.seat_cpu, hub.seat_tasks).",
+            "limits: {}",
+        ),
     ]
     lines = [
         "%YAML 1.1",

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from wod.domain.seat_limits import SeatLimits, parse_limits
 from wod.errors import ContentProblem
 
 #: wod.yml key → attribute, in the order of the original format (22 keys + locations).
@@ -46,6 +47,7 @@ FIELDS: dict[str, str] = {
     "extendable": "extendable",  # wod's own: may a participant extend once (default yes)
     "warm": "warm",  # wod's own: seats built and started ahead of registrations (default 0)
     "idle_timeout": "idle_timeout",  # wod's own: minutes without activity before the seat ends
+    "limits": "limits",  # wod's own: memory, cpu, tasks of each seat (wod.domain.seat_limits)
 }
 OPTIONAL_KEYS = {
     "workshopImg",
@@ -56,6 +58,7 @@ OPTIONAL_KEYS = {
     "extendable",
     "warm",
     "idle_timeout",
+    "limits",
 }
 DEFAULT_DURATION = 4
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -102,6 +105,7 @@ class WodYml:
     warm: int = 0
     #: Minutes; 0: off; None: the platform's default (setting ``idle.timeout``).
     idle_timeout: int | None = None
+    limits: SeatLimits = field(default_factory=SeatLimits)
 
     @property
     def seats(self) -> int:
@@ -186,6 +190,12 @@ class _Reader:
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return self.strings(key, value)
+
+    def limits(self, key: str, value: Any) -> SeatLimits:
+        limits, problems = parse_limits(value)
+        for where, message in problems:
+            self.error(where, message, self.lines.get(key))
+        return limits
 
     def seat_range(self, key: str, value: Any) -> tuple[int, int] | None:
         pair = _parse_range(value)
@@ -330,6 +340,7 @@ def _build(reader: _Reader, data: dict[str, Any]) -> WodYml:
         "priority": reader.integer_or_default,
         "warm": reader.integer_or_default,
         "idle_timeout": reader.optional_integer,
+        "limits": reader.limits,
     }
     for key, value in data.items():
         if key not in FIELDS:

@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse
 
 from wod.services import content, provisioning, registrations
 from wod.services.admin.checks import report_check
+from wod.services.admin.containment import report_containment
 from wod.services.registrations.idle import record_activity
 from wod.services.registrations.leases import keep_alive
 from wod.web.deps import AgentLocation, Ctx, RowId
@@ -18,6 +19,7 @@ from wod.wire import (
     ActivityIn,
     ActivityRecorded,
     CheckIn,
+    ContainedIn,
     ExternalJobIn,
     HeartbeatIn,
     HeartbeatOut,
@@ -109,6 +111,18 @@ def abuse(ctx: Ctx, location: AgentLocation, number: RowId, body: AbuseIn) -> Jo
     """The agent killed a seat's processes for abuse: its registration ends, the seat is purged."""
     job = registrations.report_abuse(ctx, location, number, body.reason)
     return JobReported(id=job.id, state=job.state.value)
+
+
+@router.post(
+    "/seats/{number}/contained",
+    status_code=204,
+    responses=problem_responses(*_WITH_BODY, 404, meaning={404: _NO_SEAT}),
+)
+def contained(ctx: Ctx, location: AgentLocation, number: RowId, body: ContainedIn) -> Response:
+    """A seat's limits contained something (systemd mode): the admins are told; the seat and
+    its registration go on."""
+    report_containment(ctx, location, number, body.events)
+    return Response(status_code=204)
 
 
 @router.get("/location", response_model=LocationPublic, responses=problem_responses(401))

@@ -6,7 +6,7 @@ import functools
 from importlib.metadata import entry_points
 
 from wod.errors import ConfigError
-from wod.hub.modes.base import Accounts, Finding, HostMode, SeatFiles
+from wod.hub.modes.base import Accounts, Finding, HostMode, SeatFiles, SeatLimiter
 from wod.settings import Settings
 
 GROUP = "wod.host_modes"
@@ -17,6 +17,7 @@ __all__ = [
     "Finding",
     "HostMode",
     "SeatFiles",
+    "SeatLimiter",
     "isolates_seats",
     "load_host_mode",
     "mode_class",

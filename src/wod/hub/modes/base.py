@@ -24,6 +24,7 @@ from typing import ClassVar, Protocol
 import psutil
 
 from wod.content.render import RenderedFile
+from wod.domain.seat_limits import SeatLimits
 from wod.settings import Settings
 
 #: The seat (``studentN``) a process belongs to, or None for a process of no seat.
@@ -65,6 +66,26 @@ class SeatFiles(Protocol):
     def read_text(self, username: str, path: PurePosixPath) -> str | None: ...
 
     def erase(self, username: str) -> None: ...
+
+
+class SeatLimiter(Protocol):
+    """A mode's seat limits (memory, CPU, tasks) and what enforcing them contained. Contract:
+    ``apply`` before the seat's server starts; ``clear`` is idempotent; ``contained`` and
+    ``events`` only read."""
+
+    def apply(self, username: str, limits: SeatLimits) -> SeatLimits:
+        """Give the seat ``limits`` (unset ones: the location's); the limits it gets."""
+        ...
+
+    def clear(self, username: str) -> None: ...
+
+    def contained(self, username: str) -> list[str]:
+        """What the seat's running server had contained so far (lines for a job log)."""
+        ...
+
+    def events(self) -> dict[str, list[str]]:
+        """What was contained on each seat since the last call (lines, by seat)."""
+        ...
 
 
 @dataclass
@@ -116,6 +137,15 @@ class HostMode(ABC):
     @cached_property
     def seat_files(self) -> SeatFiles:
         return self.make_seat_files()
+
+    @cached_property
+    def limiter(self) -> SeatLimiter | None:
+        """The seats' resource limits; None: this mode enforces none."""
+        return self.make_limiter()
+
+    def make_limiter(self) -> SeatLimiter | None:
+        """The seats' limits (built once: :attr:`limiter`)."""
+        return None
 
     @abstractmethod
     def make_accounts(self) -> Accounts:
