@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Stack, wait_for
-from tests.stack import local_stack, stack_settings
+from tests.stack import SPAWN_TIMEOUT, local_stack, stack_settings
 from wod.db.models import Registration, SeatActivity
 from wod.domain.clock import FakeClock
 from wod.domain.states import EndReason, RegistrationState
@@ -59,6 +59,9 @@ def test_the_agent_reports_the_hubs_activity_and_an_idle_seat_is_given_back(
     settings = stack.ctx.settings
     hub = JupyterHubClient(settings.hub.api_url, settings.hub.api_token.get_secret_value())
     try:
+        # the credentials may come before the server answers, and the hub notes activity when
+        # it does: compared before, a later report would look like the participant working
+        hub.wait_ready("student1", SPAWN_TIMEOUT)
 
         def same_as_the_hub() -> bool:
             seen = hub.activity().get("student1")
