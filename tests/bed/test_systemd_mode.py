@@ -354,7 +354,9 @@ def test_abuse_is_contained_while_the_other_seat_answers(systemd_hub: Systemd) -
     print("containment events:", reported)
     assert any("memory limit reached" in e for e in reported["student1"])
     assert any("CPU quota reached" in e for e in reported["student1"])
-    assert "student2" not in reported
+    # seat B meets no limit of seat A's kind; its own CPU quota it may reach, since the round
+    # trips above run its kernel without a pause
+    assert not [e for e in reported.get("student2", []) if "CPU quota" not in e], reported
 
     # fork bomb: the seat's tasks limit refuses forks; the host and seat B go on
     a.run(
