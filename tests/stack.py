@@ -125,8 +125,10 @@ def local_stack(
     api = ApiServer(create_app(ctx), port=settings.api.port)
     hub = HubProcess(settings, launcher=hub_launcher(settings))
     try:
-        hub.start()
+        # the api first: its port was only chosen free, and the seconds a hub takes to start
+        # would leave it to any other process of the machine meanwhile
         api.start()
+        hub.start()
         agent_thread.start()
         yield LocalStack(ctx, api, hub, agent)
     finally:
