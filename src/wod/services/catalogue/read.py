@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
@@ -44,6 +45,28 @@ def serving_locations(
     by_name = {loc.name: loc for loc in enabled}
     names = [workshop.location, *workshop.alternate_locations]
     return [by_name[n] for n in dict.fromkeys(names) if n in by_name]
+
+
+def serving_order(workshop: Workshop) -> tuple[list[Any], Any]:
+    """:func:`serving_locations` with ``new_seats`` as SQL, for a query joined with
+    ``location``: the conditions a location must meet, and the order to use them in."""
+    where = [
+        Location.enabled.is_(True),
+        Location.draining.is_(False),
+        Location.silent_since.is_(None),
+    ]
+    if workshop.location is None:
+        return where, Location.id
+    names = list(dict.fromkeys([workshop.location, *workshop.alternate_locations]))
+    where.append(Location.name.in_(names))
+    return where, case({name: rank for rank, name in enumerate(names)}, value=Location.name)
+
+
+def seat_bounds_sql(workshop: Workshop) -> tuple[Any, Any]:
+    """:func:`seat_bounds` as SQL, for a query joined with ``location``."""
+    low = case((Location.seat_min > workshop.seat_min, Location.seat_min), else_=workshop.seat_min)
+    high = case((Location.seat_max < workshop.seat_max, Location.seat_max), else_=workshop.seat_max)
+    return low, high
 
 
 def seat_bounds(workshop: Workshop, location: Location) -> tuple[int, int]:

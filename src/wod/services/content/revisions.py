@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from wod.content.git import extract
@@ -62,14 +62,25 @@ def revision_digest(layers: Sequence[LayerSource]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def current_revision(session: Session) -> ContentRevision | None:
-    """The revision in service: the last one applied."""
-    return session.scalar(
-        select(ContentRevision)
+def _in_service(what: Any) -> Select[Any]:
+    return (
+        select(what)
         .where(ContentRevision.applied_at.is_not(None))
         .order_by(ContentRevision.applied_at.desc(), ContentRevision.id.desc())
         .limit(1)
     )
+
+
+def current_revision(session: Session) -> ContentRevision | None:
+    """The revision in service: the last one applied."""
+    revision: ContentRevision | None = session.scalar(_in_service(ContentRevision))
+    return revision
+
+
+def current_revision_id() -> Any:
+    """The id of :func:`current_revision` as a scalar subquery, to read with other values in
+    one round trip (NULL before any revision)."""
+    return _in_service(ContentRevision.id).scalar_subquery()
 
 
 def revision_named(session: Session, digest: str) -> ContentRevision:

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
 from wod.db.models import Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
-from wod.domain.states import SEAT_HOLDING, JobState, SeatState, Verb
+from wod.domain.states import SEAT_HOLDING, JobState, SeatState, Verb, check_transition
 from wod.errors import InvalidState, NotFound
-from wod.services.catalogue.read import seat_bounds, serving_locations
+from wod.notify import Topic, note
+from wod.services.catalogue.read import seat_bounds_sql, serving_order
 from wod.services.provisioning.jobs import enqueue_job
+
+#: Seats :func:`reserve_seat` tries at one location when concurrent callers take the ones it
+#: picks.
+RESERVE_TRIES = 5
 
 
 def purge_seat(session: Session, seat: Seat, now: datetime, attempts: int) -> Job:
@@ -87,24 +92,38 @@ def reserve_seat(
     """Move the lowest free seat of the workshop's range, at its first location that has one
     and takes new seats (not disabled, draining or silent), to ``state``; None when none is
     free. Concurrent callers never get the same seat (a conditional update decides)."""
-    locations = list(session.scalars(select(Location).order_by(Location.id)))
-    for location in serving_locations(workshop, locations, new_seats=True):
-        low, high = seat_bounds(workshop, location)
-        candidates = session.scalars(
-            select(Seat)
-            .where(
-                Seat.location_id == location.id,
-                Seat.state == SeatState.free,
-                Seat.number.between(low, high),
-            )
-            .order_by(Seat.number)
-            .limit(5)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for seat in candidates:
-            try:
-                move(session, seat, state, updated_at=now)
-            except InvalidState:  # taken by a concurrent registration
-                continue
+    check_transition(SeatState.free, state)
+    serving, order = serving_order(workshop)
+    low, high = seat_bounds_sql(workshop)
+    free = (
+        *serving,
+        Seat.state == SeatState.free,
+        Seat.number >= low,
+        Seat.number <= high,
+    )
+    lowest = (
+        select(Seat.id)
+        .join(Location, Location.id == Seat.location_id)
+        .where(*free)
+        .order_by(order, Seat.number)
+        .limit(1)
+        .with_for_update(of=Seat, skip_locked=True)
+        .scalar_subquery()
+    )
+    for _ in range(RESERVE_TRIES):
+        # one statement: the first free seat nobody else is taking, taken
+        seat = session.scalars(
+            update(Seat)
+            .where(Seat.id == lowest, Seat.state == SeatState.free)
+            .values(state=state, updated_at=now)
+            .returning(Seat),
+            execution_options={"populate_existing": True, "synchronize_session": False},
+        ).first()
+        if seat is not None:
+            note(session, Topic.seats)
             return seat
+        # none: all taken, or the one picked was taken meanwhile (then try the next)
+        any_free = select(Seat.id).join(Location, Location.id == Seat.location_id).where(*free)
+        if session.scalar(any_free.limit(1)) is None:
+            break
     return None

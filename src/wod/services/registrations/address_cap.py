@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,26 +32,30 @@ def client_key(secret_key: str, client: str) -> str:
     return digest.hexdigest()
 
 
-def live_for(session: Session, key: str) -> int:
+def live_from(key: str) -> Any:
     """How many registrations made from the address of ``key`` hold or wait for a seat, or wait
-    for their confirmation."""
-    count = session.scalar(
+    for their confirmation: a scalar subquery, counted with the other checks of a registration
+    in one round trip (:func:`~wod.services.registrations.register.check_admission`)."""
+    return (
         select(func.count())
         .select_from(Registration)
         .where(Registration.client_key == key, Registration.state.in_(ADDRESS_HOLDING))
+        .scalar_subquery()
     )
-    return count or 0
 
 
-def check_address_cap(session: Session, key: str, limit: int) -> None:
-    """Raise :class:`AddressLimitReached` when the address of ``key`` already has ``limit``
-    live registrations (0: no cap). Inside the registering transaction: on PostgreSQL the
-    address stays locked until it commits, so two registrations cannot both take the last
-    place."""
-    if limit <= 0:
-        return
-    if session.get_bind().dialect.name == "postgresql":
-        lock = int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True)
-        session.execute(select(func.pg_advisory_xact_lock(lock)))
-    if live_for(session, key) >= limit:
+def address_lock(session: Session, key: str) -> Any:
+    """On PostgreSQL, a column that takes the transaction lock of the address of ``key``, to
+    select with the workshop's row before the address's registrations are counted: two
+    registrations from one address are then counted one after the other, and cannot both take
+    its last place (SQLite runs one writer at a time: None there)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return func.pg_advisory_xact_lock(int.from_bytes(bytes.fromhex(key[:16]), "big", signed=True))
+
+
+def check_address_cap(live: int, limit: int) -> None:
+    """Raise :class:`AddressLimitReached` when an address already has ``limit`` live
+    registrations (0: no cap)."""
+    if 0 < limit <= live:
         raise AddressLimitReached(limit)

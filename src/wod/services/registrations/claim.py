@@ -38,8 +38,7 @@ from wod.errors import (
 from wod.i18n import _
 from wod.services.registrations.register import (
     RegistrationRequest,
-    check_capacity,
-    check_email_free,
+    check_admission,
     hold_seat,
     new_registration,
 )
@@ -133,13 +132,13 @@ def _claim(
     check_claimable(entry, now)
     if workshop is None or not workshop.active:
         raise WorkshopNotFound(_("This workshop is no longer open for registration."))
-    check_email_free(session, entry.email)
     move(session, entry, _W.claimed, ended_at=now, offer_due_at=None)
-    check_capacity(session, workshop, held=(_W.offered,))  # the other offers keep theirs
+    # the other offers keep their seats
+    admission = check_admission(session, workshop, entry.email, held=(_W.offered,))
     request = RegistrationRequest(
         workshop.slug, entry.email, entry.name, entry.company, True, entry.language
     )
     registration = new_registration(ctx, workshop, request, now)
-    hold_seat(ctx, session, workshop, registration, now)
+    hold_seat(ctx, session, workshop, registration, now, admission.revision_id)
     entry.registration_id = registration.id
     return registration

@@ -42,8 +42,7 @@ from wod.errors import (
 from wod.i18n import _
 from wod.services.registrations.lifecycle import drop_unconfirmed
 from wod.services.registrations.register import (
-    check_capacity,
-    check_email_free,
+    check_admission,
     hold_seat,
     resend_manage_link,
 )
@@ -149,10 +148,9 @@ def _confirm(
     check_open(registration, now)
     if workshop is None or not workshop.active:
         raise WorkshopNotFound(_("This workshop is no longer open for registration."))
-    check_email_free(session, registration.email)
-    check_capacity(session, workshop)
+    admission = check_admission(session, workshop, registration.email)
     move(session, registration, RegistrationState.queued, confirm_due_at=None, confirmed_at=now)
-    hold_seat(ctx, session, workshop, registration, now)
+    hold_seat(ctx, session, workshop, registration, now, admission.revision_id)
     return registration
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from disposable_email_domains import blocklist as disposable_domains
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,19 +37,26 @@ from wod.errors import (
     EmailRejected,
     FieldProblem,
     InvalidInput,
+    RateLimited,
+    Refusal,
     TermsNotAccepted,
     WorkshopFull,
     WorkshopNotFound,
 )
 from wod.i18n import _
-from wod.services.content.revisions import current_revision
+from wod.services.content.revisions import current_revision_id
 from wod.services.mail.kinds import ALREADY_REGISTERED, WELCOME
 from wod.services.mail.queue import queue_email
 from wod.services.provisioning.jobs import enqueue_job
 from wod.services.provisioning.seats import reserve_seat
 from wod.services.provisioning.warm import adopt_warming_seat, take_warm_seat
 from wod.services.registrations import ratelimit, unconfirmed
-from wod.services.registrations.address_cap import check_address_cap, client_key
+from wod.services.registrations.address_cap import (
+    address_lock,
+    check_address_cap,
+    client_key,
+    live_from,
+)
 from wod.services.registrations.lifecycle import activate
 from wod.settings import RegistrationSettings
 
@@ -184,23 +191,38 @@ def register(
     counted = [(f"email:{request.email}", limits.rate_per_email, limits.rate_window)]
     if client is not None:
         counted.append((f"ip:{client}", limits.rate_per_ip, limits.rate_window))
-    ratelimit.hit_all(ctx, counted)
     for may_retry in (True, False):
         try:
             with ctx.db.write() as session:
-                return _register(ctx, session, request, client)
+                registration = _register(ctx, session, request, client)
+                ratelimit.count(session, ctx.clock.now(), counted)  # last: see its doc
+                return registration
+        except RateLimited:
+            raise  # nothing was done, and the refused attempt is not counted
         except IntegrityError as exc:
             if may_retry and "workshop_id" in str(exc.orig):
                 continue  # a concurrent twin made it unconfirmed first: its link goes again
             if "email" not in str(exc.orig):
+                _count_refused(ctx, counted)
                 raise WorkshopFull() from exc
             failure: AlreadyRegistered = AlreadyRegistered()
             cause: Exception = exc
         except AlreadyRegistered as exc:
             failure, cause = exc, exc
+        except Refusal:
+            _count_refused(ctx, counted)
+            raise
+        _count_refused(ctx, counted)
         resend_manage_link(ctx, request.email)
         raise failure from cause
     raise AssertionError("the second attempt returns or raises")
+
+
+def _count_refused(ctx: AppContext, counted: list[ratelimit.Limit]) -> None:
+    """Count a refused registration, whose transaction rolled back with its count: refusals
+    count like successes (so that probing which addresses are registered is rate limited
+    too), and one over the limit answers :class:`RateLimited` instead."""
+    ratelimit.hit_all(ctx, counted)
 
 
 def resend_manage_link(ctx: AppContext, email: str) -> None:
@@ -236,27 +258,28 @@ def _register(
 ) -> Registration:
     now = ctx.clock.now()
     limits = ctx.settings.registration
-    workshop = session.scalar(
-        select(Workshop).where(Workshop.slug == request.workshop).with_for_update()
-    )
+    key = client_key(ctx.settings.secret_key.get_secret_value(), client) if client else None
+    capped = key if key is not None and limits.live_per_address > 0 else None
+    query = select(Workshop).where(Workshop.slug == request.workshop).with_for_update(of=Workshop)
+    lock = address_lock(session, capped) if capped is not None else None
+    found = session.execute(query if lock is None else query.add_columns(lock)).first()
+    workshop = found[0] if found is not None else None
     if workshop is None or not workshop.active:
         slug = repr(request.workshop)
         raise WorkshopNotFound(_("No workshop %(slug)s is open for registration.", slug=slug))
-    check_email_free(session, request.email)
-    check_capacity(session, workshop)
+    admission = check_admission(session, workshop, request.email, address=capped)
     if limits.confirm_email:
         pending = unconfirmed.unconfirmed_for(session, request.email, workshop.id)
         if pending is not None:  # it counts towards the cap already
             unconfirmed.send_confirmation_again(ctx, session, pending, now)
             return pending
-    key = client_key(ctx.settings.secret_key.get_secret_value(), client) if client else None
-    if key is not None:  # after the capacity: a full workshop says so first
-        check_address_cap(session, key, limits.live_per_address)
+    # after the capacity: a full workshop says so first
+    check_address_cap(admission.from_address, limits.live_per_address)
     registration = new_registration(ctx, workshop, request, now, key)
     if limits.confirm_email:
         unconfirmed.ask_confirmation(ctx, session, registration, now)
     else:
-        hold_seat(ctx, session, workshop, registration, now)
+        hold_seat(ctx, session, workshop, registration, now, admission.revision_id)
     return registration
 
 
@@ -284,22 +307,36 @@ def new_registration(
     )
 
 
-def check_email_free(session: Session, email: str) -> None:
-    """:class:`AlreadyRegistered` when ``email`` has a live registration (a friendly check:
-    the partial unique index on live addresses is what guarantees it)."""
-    live_email = select(Registration.id).where(
-        Registration.email == email, Registration.state.in_(EMAIL_HOLDING)
+@dataclass(frozen=True)
+class Admission:
+    """What a registration reads before it takes a seat, read in one round trip."""
+
+    #: Live registrations from the client address (0 when not asked).
+    from_address: int
+    #: The content revision in service, which the seat will be rendered from.
+    revision_id: int | None
+
+
+def check_admission(
+    session: Session,
+    workshop: Workshop,
+    email: str,
+    held: tuple[WaitlistState, ...] = WAITLIST_LIVE,
+    address: str | None = None,
+) -> Admission:
+    """The checks of a new registration for ``email``, in one round trip: :class:`AlreadyRegistered`
+    when the address has a live registration (a friendly check: the partial unique index on live
+    addresses is what guarantees it), then :class:`WorkshopFull` when the workshop's
+    registrations holding seats, with its waiting-list entries in ``held`` (by default all on the
+    list: nobody passes them), reach its ``capacity`` (exact on PostgreSQL, where the caller
+    locked the workshop's row). With them, the live registrations of the client ``address`` (a
+    :func:`~.address_cap.client_key`), for the caller's cap, and the content revision in
+    service, for :func:`hold_seat`."""
+    email_live = (
+        select(Registration.id)
+        .where(Registration.email == email, Registration.state.in_(EMAIL_HOLDING))
+        .exists()
     )
-    if session.scalar(live_email) is not None:
-        raise AlreadyRegistered()
-
-
-def check_capacity(
-    session: Session, workshop: Workshop, held: tuple[WaitlistState, ...] = WAITLIST_LIVE
-) -> None:
-    """:class:`WorkshopFull` when the workshop's registrations holding seats, with its
-    waiting-list entries in ``held`` (by default all on the list: nobody passes them), reach
-    its ``capacity`` (exact on PostgreSQL, where the caller locked the workshop's row)."""
     live = (
         select(func.count())
         .select_from(Registration)
@@ -312,22 +349,34 @@ def check_capacity(
         .where(WaitlistEntry.workshop_id == workshop.id, WaitlistEntry.state.in_(held))
         .scalar_subquery()
     )
-    if (session.scalar(select(live + waiting)) or 0) >= workshop.capacity:  # one round trip
+    from_address = live_from(address) if address is not None else literal(0)
+    taken, seats_held, from_there, revision_id = session.execute(
+        select(email_live, live + waiting, from_address, current_revision_id())
+    ).one()
+    if taken:
+        raise AlreadyRegistered()
+    if (seats_held or 0) >= workshop.capacity:
         raise WorkshopFull()
+    return Admission(int(from_there or 0), revision_id)
 
 
 def hold_seat(
-    ctx: AppContext, session: Session, workshop: Workshop, registration: Registration, now: datetime
+    ctx: AppContext,
+    session: Session,
+    workshop: Workshop,
+    registration: Registration,
+    now: datetime,
+    revision_id: int | None,
 ) -> None:
-    """Give ``registration`` (``queued``, new or just confirmed) a seat; :class:`WorkshopFull`
-    when none is left. The one path by which a registration comes to hold a seat:
+    """Give ``registration`` (``queued``, new or just confirmed) a seat rendered from the
+    content revision ``revision_id`` (the one in service, as :func:`check_admission` read it);
+    :class:`WorkshopFull` when none is left. The one path by which a registration comes to hold
+    a seat:
 
     - a warm seat of the workshop's pool: the registration is active at once, its credentials
       email queued (there is nothing to wait for, so no welcome email);
     - else a free seat, reserved, with its CREATE job and the welcome email queued;
     - else a pool seat still being built: its CREATE becomes the registration's."""
-    revision = current_revision(session)
-    revision_id = revision.id if revision is not None else None
     registration.provision_due_at = now + ctx.settings.registration.provision_timeout
     taken = take_warm_seat(session, workshop, revision_id, now) if workshop.warm else None
     if taken is not None:
