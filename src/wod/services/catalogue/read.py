@@ -7,11 +7,12 @@ counter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from wod.context import AppContext
@@ -77,50 +78,86 @@ def seat_bounds(workshop: Workshop, location: Location) -> tuple[int, int]:
 def seats_left(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
     """Seats left per workshop id to a public registration: :func:`open_seats` less the
     entries of its waiting list, at least 0."""
-    held = dict(
-        session.execute(
-            select(WaitlistEntry.workshop_id, func.count())
-            .where(WaitlistEntry.state.in_(WAITLIST_LIVE))
-            .group_by(WaitlistEntry.workshop_id)
-        ).all()
+    return _seats_left(session, workshops, _held_counts(session, workshops))
+
+
+def _seats_left(
+    session: Session, workshops: Sequence[Workshop], held: dict[int, tuple[int, int]]
+) -> dict[int, int]:
+    open_ = _open_seats(session, workshops, held)
+    return {w: max(0, left - held[w][1]) for w, left in open_.items()}
+
+
+def _live(workshop_id: Any) -> Any:
+    return (
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.workshop_id == workshop_id, Registration.state.in_(SEAT_HOLDING))
+        .scalar_subquery()
     )
-    return {w: max(0, left - held.get(w, 0)) for w, left in open_seats(session, workshops).items()}
+
+
+def _waiting(workshop_id: Any) -> Any:
+    return (
+        select(func.count())
+        .select_from(WaitlistEntry)
+        .where(WaitlistEntry.workshop_id == workshop_id, WaitlistEntry.state.in_(WAITLIST_LIVE))
+        .scalar_subquery()
+    )
+
+
+def _held_counts(session: Session, workshops: Sequence[Workshop]) -> dict[int, tuple[int, int]]:
+    """(live registrations, waiting-list entries) per workshop id, in one query."""
+    rows = session.execute(
+        select(Workshop.id, _live(Workshop.id), _waiting(Workshop.id)).where(
+            Workshop.id.in_([w.id for w in workshops])
+        )
+    )
+    return {w: (live, waiting) for w, live, waiting in rows}
 
 
 def open_seats(session: Session, workshops: Sequence[Workshop]) -> dict[int, int]:
     """Seats not held by a registration per workshop id (its waiting list not counted;
-    negative when capacity dropped below the live ones), in three queries whatever the number
-    of workshops: the free seats of every (location, range) a workshop draws from are counted
-    by the database in one row (one ``count(*) FILTER`` per range), never fetched seat by
-    seat. The seats of a warm pool count as free: they are there for the next registrations
-    (ranges of workshops never overlap, so a pool seat in a workshop's range is of that
-    workshop's pool)."""
+    negative when capacity dropped below the live ones)."""
+    return _open_seats(session, workshops, _held_counts(session, workshops))
+
+
+def _open_seats(
+    session: Session, workshops: Sequence[Workshop], held: dict[int, tuple[int, int]]
+) -> dict[int, int]:
+    """:func:`open_seats` with the workshops' live registrations known, in two queries
+    whatever the number of workshops: the free seats of every (location, range) a workshop
+    draws from are counted by the database in one row (one ``count(*) FILTER`` per range),
+    never fetched seat by seat. The seats of a warm pool count as free: they are there for the
+    next registrations (ranges of workshops never overlap, so a pool seat in a workshop's range
+    is of that workshop's pool)."""
     locations = list(session.scalars(select(Location)))
     serving = {w.id: serving_locations(w, locations, new_seats=True) for w in workshops}
-    ranges = list(
+    ranges = tuple(
         dict.fromkeys((loc.id, *seat_bounds(w, loc)) for w in workshops for loc in serving[w.id])
     )
-    free: dict[tuple[int, int, int], int] = {}
-    if ranges:
-        counts = [
-            func.count().filter(Seat.location_id == loc, Seat.number.between(low, high))
-            for loc, low, high in ranges
-        ]
-        available = (SeatState.free, SeatState.warming, SeatState.warm)
-        row = session.execute(select(*counts).where(Seat.state.in_(available))).one()
-        free = dict(zip(ranges, row, strict=True))
-    live = dict(
-        session.execute(
-            select(Registration.workshop_id, func.count())
-            .where(Registration.state.in_(SEAT_HOLDING))
-            .group_by(Registration.workshop_id)
-        ).all()
+    free = (
+        dict(zip(ranges, session.execute(_free_counts(ranges)).one(), strict=True))
+        if ranges
+        else {}
     )
     result = {}
     for w in workshops:
         in_range = sum(free[(loc.id, *seat_bounds(w, loc))] for loc in serving[w.id])
-        result[w.id] = min(w.capacity - live.get(w.id, 0), in_range)
+        result[w.id] = min(w.capacity - held[w.id][0], in_range)
     return result
+
+
+@functools.lru_cache(maxsize=64)
+def _free_counts(ranges: tuple[tuple[int, int, int], ...]) -> Select[*tuple[Any, ...]]:
+    """The query counting the seats available in each (location id, low, high) range, built
+    once per set of ranges (the catalogue asks for the same one on every read)."""
+    counts = [
+        func.count().filter(Seat.location_id == loc, Seat.number.between(low, high))
+        for loc, low, high in ranges
+    ]
+    available = (SeatState.free, SeatState.warming, SeatState.warm)
+    return select(*counts).where(Seat.state.in_(available))
 
 
 def popular_ids(session: Session) -> set[int]:
@@ -138,12 +175,13 @@ def popular_ids(session: Session) -> set[int]:
 
 def list_workshops(session: Session) -> list[WorkshopView]:
     """Active workshops in catalogue order (priority, then name)."""
-    workshops = list(
-        session.scalars(
-            select(Workshop).where(Workshop.active).order_by(Workshop.priority, Workshop.name)
-        )
-    )
-    left = seats_left(session, workshops)
+    rows = session.execute(
+        select(Workshop, _live(Workshop.id), _waiting(Workshop.id))
+        .where(Workshop.active)
+        .order_by(Workshop.priority, Workshop.name)
+    ).all()
+    workshops = [w for w, _, _ in rows]
+    left = _seats_left(session, workshops, {w.id: (live, waiting) for w, live, waiting in rows})
     popular = popular_ids(session)
     return [WorkshopView(w, left[w.id], w.id in popular) for w in workshops]
 
