@@ -222,11 +222,13 @@ def test_an_admin_sees_the_new_registration_and_purges_a_seat(
     expect(held.locator("form")).to_have_count(0)  # a held seat cannot be purged
     free = page.locator("#seats tbody tr", has_text="free").first
     seat = free.locator("th").inner_text()
-    page.once("dialog", lambda dialog: dialog.dismiss())  # asked first; "no" does nothing
-    free.locator("button", has_text="Purge").click()
+    free.locator("button", has_text="Purge").click()  # asked first; "Cancel" does nothing
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.click("#confirm-dialog-cancel")
+    expect(page.locator("#confirm-dialog")).to_be_hidden()
     expect(page.locator("#flash")).to_have_count(0)
-    page.once("dialog", lambda dialog: dialog.accept())
     free.locator("button", has_text="Purge").click()
+    page.click("#confirm-dialog-go")
     expect(page.locator("#flash")).to_contain_text("PURGE queued")
     screens.take(page, "admin seat purged")
     accessible(page, "admin seats")

@@ -171,9 +171,9 @@ def login(
 
 
 def act(client: TestClient, path: str, **data: str) -> httpx.Response:
-    answer: httpx.Response = client.post(
-        path, data={"csrf_token": csrf_token(client), **data}, follow_redirects=False
-    )
+    """Post an action's form, irreversible ones confirmed (as the dialog or page does)."""
+    form = {"csrf_token": csrf_token(client), "confirmed": "yes", **data}
+    answer: httpx.Response = client.post(path, data=form, follow_redirects=False)
     return answer
 
 
@@ -426,6 +426,42 @@ def test_end_and_extend_a_registration(alice: TestClient, ctx: AppContext) -> No
     assert missing == "flash-error: No registration 999."
 
 
+def test_irreversible_actions_look_dangerous_and_are_asked_first(
+    alice: TestClient, ctx: AppContext, world: dict[str, int]
+) -> None:
+    rid = world["active"]
+    page = alice.get("/admin/registrations?state=active").text
+    for action in ("end", "purge"):
+        form = re.search(rf'<form [^>]*id="{action}-{rid}"[^>]*>.*?</form>', page, re.DOTALL)
+        assert form is not None and 'data-confirm="' in form[0] and 'class="danger"' in form[0]
+        assert 'name="confirmed" value=""' in form[0]
+    extend = re.search(rf'<form [^>]*id="extend-{rid}"[^>]*>.*?</form>', page, re.DOTALL)
+    assert extend is not None and "data-confirm" not in extend[0]  # it undoes nothing
+    assert 'id="purge-seat-local-2" class="action" data-confirm="Purge seat 2 at local?' in (
+        alice.get("/admin/seats").text
+    )
+    for path, question in [
+        (f"/admin/registrations/{rid}/end", f"End registration {rid} now?"),
+        (f"/admin/registrations/{rid}/purge", f"Purge registration {rid}?"),
+        ("/admin/seats/local/2/purge", "Purge seat 2 at local?"),
+    ]:
+        back = "/admin/registrations?state=active"
+        asked = act(alice, path, back=back, confirmed="")  # no script: the server asks
+        assert asked.status_code == 200 and question in asked.text, path
+        assert f'<form method="post" action="{path}" id="confirm-form">' in asked.text
+        assert 'name="confirmed" value="yes"' in asked.text and 'class="danger"' in asked.text
+        assert 'id="confirm-cancel">' in asked.text
+        assert 'name="csrf_token" value="' in asked.text
+    assert row(ctx, Registration, rid).state is RegistrationState.active  # nothing was done
+    assert row(ctx, Seat, 2).state is SeatState.broken
+    forged = alice.post(
+        f"/admin/registrations/{rid}/end", data={"confirmed": "yes"}, follow_redirects=False
+    )
+    assert forged.status_code == 403  # confirmed is no substitute for the CSRF token
+    done = flash(alice, act(alice, f"/admin/registrations/{rid}/end"))
+    assert done.startswith(f"flash-ok: Registration {rid} is ending")
+
+
 def test_filters_and_search_of_registrations(alice: TestClient, ctx: AppContext) -> None:
     active(ctx, 1)
     register(ctx, person(2, "WKSHP-Shell101"))
@@ -485,7 +521,7 @@ def test_purge_a_waiting_and_an_ended_registration(
         assert s.scalar(select(Email.id).where(Email.kind == "apology")) is None
     run_next(ctx)
     over = active(ctx, 2)
-    alice.post(f"/admin/registrations/{over}/end", data={"csrf_token": csrf_token(alice)})
+    act(alice, f"/admin/registrations/{over}/end")
     run_next(ctx, completion=80)  # CLEANUP: ended, final email queued
     before = [(j.id, j.state) for j in _jobs(ctx)]
     message = flash(alice, act(alice, f"/admin/registrations/{over}/purge"))

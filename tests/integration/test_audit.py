@@ -57,7 +57,8 @@ def login(client: TestClient, username: str, password: str = PASSWORD) -> httpx.
 
 
 def act(client: TestClient, path: str, **data: str) -> httpx.Response:
-    form = {"csrf_token": client.cookies["wod_csrf"], **data}
+    """Post an action's form, irreversible ones confirmed (as the dialog or page does)."""
+    form = {"csrf_token": client.cookies["wod_csrf"], "confirmed": "yes", **data}
     answer: httpx.Response = client.post(path, data=form, follow_redirects=False)
     return answer
 

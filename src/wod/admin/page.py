@@ -55,6 +55,8 @@ E = TypeVar("E", bound=StrEnum)
 PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
 Text = Annotated[str, Query(max_length=200)]
 Back = Annotated[str, Form(max_length=500)]
+#: ``yes`` once the admin confirmed an irreversible action (:func:`confirmation`).
+Confirmed = Annotated[str, Form(max_length=10)]
 
 
 def _when(moment: datetime | None) -> str:
@@ -231,6 +233,32 @@ def act(ctx: AppContext, back: str, default: str, action: Callable[[], str]) -> 
     except ContentError as exc:
         return redirect(ctx, target, f"Nothing imported: {exc.message}", error=True)
     return redirect(ctx, target, message)
+
+
+def confirmation(
+    request: Request,
+    ctx: AppContext,
+    user: AdminIdentity,
+    *,
+    url: str,
+    back: str,
+    default: str,
+    label: str,
+    question: str,
+) -> Response:
+    """The step before an irreversible action, when its form did not say ``confirmed=yes``
+    (no script, or a request of its own): the question, a danger button that posts the same
+    action again confirmed (with a fresh CSRF token), and a way back. Nothing is done."""
+    return render(
+        request,
+        ctx,
+        "confirm.html",
+        user,
+        url=url,
+        back=local_path(back, default),
+        label=label,
+        question=question,
+    )
 
 
 def refusal_page(request: Request, status: int, title: str, text: str) -> Response:

@@ -13,9 +13,11 @@ from wod.admin.page import (
     Admin,
     AdminRoute,
     Back,
+    Confirmed,
     PageNumber,
     Text,
     act,
+    confirmation,
     enum_or_none,
     render_list,
 )
@@ -58,13 +60,43 @@ def registration_list(
         RegistrationState,
         page=lists.registrations(ctx, where, page),
         filters={"workshop": workshop, "state": state, "location": location, "q": q},
+        questions={"end": END_QUESTION, "purge": PURGE_QUESTION},
     )
+
+
+#: What ending and purging do, asked before they are done (the list's buttons say it too).
+END_QUESTION = (
+    "End registration {id} now? The participant's session stops, the seat is cleaned and "
+    "the final email is sent. It cannot be undone."
+)
+PURGE_QUESTION = (
+    "Purge registration {id}? It stops at once (no cleanup, no completion, no final email), "
+    "its seat is purged, and the person's name, company and address are erased from it and "
+    "its emails. It cannot be undone."
+)
 
 
 @router.post("/registrations/{registration_id}/end")
 def end_registration(
-    request: Request, ctx: Ctx, user: Actor, registration_id: RowId, back: Back = ""
+    request: Request,
+    ctx: Ctx,
+    user: Actor,
+    registration_id: RowId,
+    back: Back = "",
+    confirmed: Confirmed = "",
 ) -> Response:
+    if confirmed != "yes":
+        return confirmation(
+            request,
+            ctx,
+            user,
+            url=f"/admin/registrations/{registration_id}/end",
+            back=back,
+            default=LIST,
+            label=f"End registration {registration_id}",
+            question=END_QUESTION.format(id=registration_id),
+        )
+
     @audited(ctx, request, user, Action.registration_end, f"registration {registration_id}")
     def end() -> str:
         registrations.end_now(ctx, registration_id, by_admin=True)
@@ -88,8 +120,25 @@ def extend_registration(
 
 @router.post("/registrations/{registration_id}/purge")
 def purge_registration(
-    request: Request, ctx: Ctx, user: Actor, registration_id: RowId, back: Back = ""
+    request: Request,
+    ctx: Ctx,
+    user: Actor,
+    registration_id: RowId,
+    back: Back = "",
+    confirmed: Confirmed = "",
 ) -> Response:
+    if confirmed != "yes":
+        return confirmation(
+            request,
+            ctx,
+            user,
+            url=f"/admin/registrations/{registration_id}/purge",
+            back=back,
+            default=LIST,
+            label=f"Purge registration {registration_id}",
+            question=PURGE_QUESTION.format(id=registration_id),
+        )
+
     @audited(ctx, request, user, Action.registration_purge, f"registration {registration_id}")
     def purge() -> str:
         return registrations.purge_registration(ctx, registration_id).describe()

@@ -3,6 +3,8 @@ that repairs a broken one."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -13,9 +15,11 @@ from wod.admin.page import (
     Admin,
     AdminRoute,
     Back,
+    Confirmed,
     PageNumber,
     Text,
     act,
+    confirmation,
     enum_or_none,
     render_list,
 )
@@ -44,13 +48,38 @@ def seat_list(
         SeatState,
         page=lists.seats(ctx, location or None, enum_or_none(SeatState, state), page),
         filters={"location": location, "state": state},
+        purge_question=PURGE_QUESTION,
     )
+
+
+PURGE_QUESTION = (
+    "Purge seat {number} at {location}? A PURGE job locks the seat out and erases its home; "
+    "what it holds cannot be brought back."
+)
 
 
 @router.post("/seats/{location}/{number}/purge")
 def purge_seat(
-    request: Request, ctx: Ctx, user: Actor, location: str, number: RowId, back: Back = ""
+    request: Request,
+    ctx: Ctx,
+    user: Actor,
+    location: str,
+    number: RowId,
+    back: Back = "",
+    confirmed: Confirmed = "",
 ) -> Response:
+    if confirmed != "yes":
+        return confirmation(
+            request,
+            ctx,
+            user,
+            url=f"/admin/seats/{quote(location, safe='')}/{number}/purge",
+            back=back,
+            default="/admin/seats",
+            label=f"Purge seat {number} at {location}",
+            question=PURGE_QUESTION.format(number=number, location=location),
+        )
+
     @audited(ctx, request, user, Action.seat_purge, f"seat {number} at {location}")
     def purge() -> str:
         job = provisioning.purge(ctx, location, number)

@@ -25,6 +25,10 @@ class WorkshopPublic(BaseModel):
     avatar_url: str | None
     replay_url: str | None
     badge_url: str
+    cover_url: str = Field(description="`workshopImg`, or the cover the portal draws.")
+    learn: list[str] = Field(description="What a participant will learn (wod.yml `learn`).")
+    prerequisites: list[str] = Field(description="wod.yml `prerequisites`.")
+    outline: list[str] = Field(description="The lab notebooks' titles, in order.")
     seats_left: int
     popular: bool
     beta: bool

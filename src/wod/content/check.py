@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wod.content.layers import Content, WorkshopSource, is_workshop_folder
+from wod.content.outline import notebook_outline
 from wod.content.render import render_workshop
 from wod.content.variables import content_folder_name, seat_context, seat_variables
 from wod.content.wodyml import WodYml, parse_wod_yml
@@ -31,6 +32,8 @@ class CheckedWorkshop:
     source: WorkshopSource
     spec: WodYml | None
     problems: list[ContentProblem] = field(default_factory=list)
+    #: the lab notebooks' titles (:func:`wod.content.outline.notebook_outline`)
+    outline: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -96,7 +99,7 @@ def check_workshop(
     problems.extend(_check_notebooks(files_folder, settings.hub.kernels))
     if render and spec is not None and spec.seat_range is not None:
         problems.extend(_check_rendering(source, files_folder, spec, settings, layers))
-    return CheckedWorkshop(source, spec, problems)
+    return CheckedWorkshop(source, spec, problems, notebook_outline(files_folder))
 
 
 def _check_notebooks(folder: Path, kernels: Sequence[str]) -> list[ContentProblem]:

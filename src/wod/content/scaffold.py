@@ -199,7 +199,11 @@ def wod_yml(workshop: NewWorkshop) -> str:
             "# the seat is ready.",
             f"duration: {workshop.duration}",
         ),
-        ("Workshop picture (a URL; stored, not shown yet).", 'workshopImg: ""'),
+        (
+            "Cover picture of the catalogue: a URL, a path starting with /, or a file name of a\n"
+            "# layer's covers/ folder; empty: a cover drawn from the workshop's name.",
+            'workshopImg: ""',
+        ),
         (
             "Badge picture: a URL, a path starting with /, or a file name of a layer's badges/\n"
             "# folder; empty: a badge drawn from the workshop's name.",
@@ -280,6 +284,14 @@ def wod_yml(workshop: NewWorkshop) -> str:
             "Each seat's limits in systemd mode, e.g. {memory: 2G, cpu: 1.0, tasks: 256};\n"
             "# empty: the location's (hub.seat_memory, hub.seat_cpu, hub.seat_tasks).",
             "limits: {}",
+        ),
+        (
+            "What a participant will learn, one line each (the workshop page lists them).",
+            "learn: []",
+        ),
+        (
+            "What a participant should know or have before starting, one line each.",
+            "prerequisites: []",
         ),
     ]
     lines = [

@@ -48,6 +48,8 @@ FIELDS: dict[str, str] = {
     "warm": "warm",  # wod's own: seats built and started ahead of registrations (default 0)
     "idle_timeout": "idle_timeout",  # wod's own: minutes without activity before the seat ends
     "limits": "limits",  # wod's own: memory, cpu, tasks of each seat (wod.domain.seat_limits)
+    "learn": "learn",  # wod's own: what a participant will learn (the workshop page lists it)
+    "prerequisites": "prerequisites",  # wod's own: what a participant should know or have
 }
 OPTIONAL_KEYS = {
     "workshopImg",
@@ -59,6 +61,8 @@ OPTIONAL_KEYS = {
     "warm",
     "idle_timeout",
     "limits",
+    "learn",
+    "prerequisites",
 }
 DEFAULT_DURATION = 4
 _BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -106,6 +110,8 @@ class WodYml:
     #: Minutes; 0: off; None: the platform's default (setting ``idle.timeout``).
     idle_timeout: int | None = None
     limits: SeatLimits = field(default_factory=SeatLimits)
+    learn: list[str] = field(default_factory=list)
+    prerequisites: list[str] = field(default_factory=list)
 
     @property
     def seats(self) -> int:
@@ -332,6 +338,8 @@ def _build(reader: _Reader, data: dict[str, Any]) -> WodYml:
         "location": reader.text,
         "category": reader.strings,
         "alternateLocation": reader.strings,
+        "learn": reader.strings,
+        "prerequisites": reader.strings,
         "compile": reader.compile_list,
         "range": reader.seat_range,
         "duration": reader.integer_or_default,

@@ -173,6 +173,11 @@ class Workshop(Base):
     warm: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     #: wod.yml ``idle_timeout`` in minutes; 0: off; None: the setting ``idle.timeout``.
     idle_timeout: Mapped[int | None]
+    #: wod.yml ``learn`` and ``prerequisites``: lines the workshop page lists.
+    learn: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    prerequisites: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    #: The lab notebooks' titles, read at import (:mod:`wod.content.outline`).
+    outline: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -57,6 +57,7 @@ def _catalogue_page(request: Request, tab: str, q: str) -> Response:
         unavailable=False,
         searchable=searchable,
         avatar_of=lambda w: local(settings, links.avatar_url(settings, w)),
+        cover_of=lambda w: local(settings, links.workshop_cover(settings, w)),
     )
     if len(current.pages) < PAGE_CACHE_SIZE and len(chosen.query) <= 40:
         current.pages[key] = bytes(response.body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -19,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wod import i18n
 from wod.branding import readable_on_white
 from wod.hub.modes import isolates_seats
+from wod.services import links
 from wod.services.catalogue import Snapshot
 from wod.settings import Mode, Settings
 from wod.web import csrf
@@ -27,6 +29,15 @@ from wod.web.state import web_state
 
 templates = Jinja2Templates(directory=str(files("wod.portal") / "templates"))
 i18n.install(templates.env)
+templates.env.globals["linkedin_share"] = links.share_url
+
+
+def mastodon_share(page_url: str, title: str) -> str:
+    """The portal's own "share on Mastodon" page for a page (:mod:`wod.portal.share`)."""
+    return "/share/mastodon?" + urlencode({"url": page_url, "title": title})
+
+
+templates.env.globals["mastodon_share"] = mastodon_share
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ def _common(request: Request, settings: Settings) -> dict[str, Any]:
         "accent": readable_on_white(settings.branding.primary_color),
         "logo_url": local(settings, settings.branding.logo_url),
         "dev": settings.mode is Mode.development,
+        "public_url": settings.api.public_url.rstrip("/"),
         # a development platform whose seats share one user says so on every page (wod up as
         # an ordinary user: the hub mode)
         "seats_shared": settings.mode is Mode.development

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wod.portal import badges, confirm, devmail, home, keep, legal, manage, waitlist, workshop
+from wod.portal import (
+    badges,
+    confirm,
+    covers,
+    devmail,
+    home,
+    keep,
+    legal,
+    manage,
+    share,
+    waitlist,
+    workshop,
+)
 
 router = APIRouter(include_in_schema=False)
-for page in (home, workshop, waitlist, confirm, keep, devmail, legal, manage, badges):
+pages = (home, workshop, waitlist, confirm, keep, devmail, legal, manage, badges, covers, share)
+for page in pages:
     router.include_router(page.router)

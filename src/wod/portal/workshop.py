@@ -51,6 +51,8 @@ def workshop_page(
         view=view,
         fields={field: _(label) for field, label in FIELDS.items()},
         avatar=local(settings, links.avatar_url(settings, w)),
+        cover=local(settings, links.workshop_cover(settings, w)),
+        badge_minimum=settings.registration.badge_min_completion,
         badge_image=local(settings, links.workshop_badge_image(settings, w)),
         badge_page=local(settings, links.workshop_badge_page(settings, w)),
         og_image=links.workshop_badge_image(settings, w),

@@ -65,6 +65,19 @@ def avatar_url(settings: Settings, workshop: Workshop) -> str | None:
     return content_image(settings, workshop.avatar, "avatars")
 
 
+def workshop_cover(settings: Settings, workshop: Workshop) -> str:
+    """The workshop's cover on the catalogue: its own ``workshopImg`` (a URL, a path on the
+    portal, or a file name in a content layer's ``covers/`` folder), else the one the portal
+    draws for it."""
+    own = content_image(settings, workshop.workshop_img, "covers")
+    return own or settings.absolute_url(f"/covers/workshop/{workshop.slug}.svg")
+
+
+def mastodon_share_url(instance: str, text: str) -> str:
+    """The share page of a Mastodon server (``instance``: a host name already checked)."""
+    return f"https://{instance}/share?text=" + quote(text, safe="")
+
+
 def workshop_badge_image(settings: Settings, workshop: Workshop) -> str:
     """The workshop's own ``badgeImg`` (a URL, a path on the portal, or a file name in a
     content layer's ``badges/`` folder), else the badge the portal draws for it."""

@@ -27,6 +27,7 @@ from wod.portal.router import router as portal_router
 from wod.scheduler.loop import Loop, start_loops
 from wod.services.catalogue import CatalogueCache, WorkshopView
 from wod.settings import Mode, Settings
+from wod.web import apidocs
 from wod.web.language import LanguageMiddleware
 from wod.web.limits import RequestTimeout
 from wod.web.problems import install_error_handlers
@@ -67,7 +68,7 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
         version=__version__,
         summary="Hands-on Jupyter-notebook workshops on demand.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # wod.web.apidocs: Swagger UI from the platform's own assets
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         max_body_size=ctx.settings.api.max_body_size,
@@ -86,6 +87,7 @@ def create_app(ctx: AppContext, *, background: bool = True) -> FastAPI:
     app.include_router(health_router)
     app.include_router(portal_router)
     app.include_router(admin_router)
+    apidocs.install(app, "/api/v1/openapi.json", "wod")
     static = files("wod.portal") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app

@@ -1,14 +1,37 @@
 /* The console's script, on every page. Without it every page still works: the forms post,
-   the dashboard's tables tell the figures. With it, destructive actions ask first, and the
+   the dashboard's tables tell the figures, irreversible actions are asked by the server. With it,
+   they are asked in a dialog, and the
    dashboard draws its charts with the Chart.js the console serves itself. */
 (function () {
   "use strict";
 
-  /* A form with data-confirm (Purge) asks before it posts. */
+  /* A form with data-confirm (an irreversible action) asks first, in the page's <dialog>;
+     confirmed, it posts with confirmed=yes. Without the script (or without <dialog>) the form
+     posts unconfirmed and the server answers its confirmation page instead. */
   document.addEventListener("submit", function (event) {
-    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
-    if (question && !window.confirm(question)) {
-      event.preventDefault();
+    var dialog = document.getElementById("confirm-dialog");
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    var confirmed = question && form.elements.namedItem("confirmed");
+    if (!confirmed || confirmed.value === "yes" || !dialog || !dialog.showModal) {
+      return;
+    }
+    event.preventDefault();
+    var label = form.getAttribute("data-confirm-label") || "Go on";
+    document.getElementById("confirm-dialog-title").textContent = label + "?";
+    document.getElementById("confirm-dialog-text").textContent = question;
+    document.getElementById("confirm-dialog-go").textContent = label;
+    dialog.returnValue = "";
+    dialog.onclose = function () {
+      if (dialog.returnValue === "go") {
+        confirmed.value = "yes";
+        form.submit();
+      }
+    };
+    try {
+      dialog.showModal();
+    } catch (error) {
+      form.submit();  /* the dialog cannot open: the server's page asks instead */
     }
   });
 

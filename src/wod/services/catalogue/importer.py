@@ -96,6 +96,9 @@ def workshop_values(spec: WodYml, checked: CheckedWorkshop) -> dict[str, Any]:
         "extendable": spec.extendable,
         "warm": spec.warm,
         "idle_timeout": spec.idle_timeout,
+        "learn": spec.learn,
+        "prerequisites": spec.prerequisites,
+        "outline": checked.outline,
         "layer": str(checked.source.layer.path),
     }
 
