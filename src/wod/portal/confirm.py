@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from wod import i18n
 from wod.errors import (
     AlreadyConfirmed,
     AlreadyRegistered,
@@ -23,49 +22,36 @@ from wod.errors import (
     WorkshopFull,
 )
 from wod.i18n import _
+from wod.portal.links import ask_page, private, refused_page
 from wod.portal.page import render
 from wod.portal.workshop import others_with_seats
 from wod.services import registrations
 from wod.web import csrf
 from wod.web.deps import Ctx
-from wod.web.problems import status_of
 
 router = APIRouter(include_in_schema=False)
 
 
-def private(response: Response) -> Response:
-    """The token is in the address: no referrer leaves with it, no cache keeps the page."""
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _ask(request: Request, ctx: Ctx, token: str, status: int = 200, **values: Any) -> Response:
-    try:
-        shown = registrations.confirmation_for_token(ctx, token)
-    except Refusal as exc:
-        return _refused(request, exc)
-    return render(
+    return ask_page(
         request,
         "confirm.html",
-        status=status,
-        shown=shown,
-        token=token,
-        until=i18n.when(shown.due_at),
+        lambda: registrations.confirmation_for_token(ctx, token),
+        lambda refusal: _refused(request, refusal),
+        token,
+        status,
         **values,
     )
 
 
 def _refused(request: Request, refusal: Refusal, slug: str | None = None) -> Response:
     """The page that says why the link did not confirm."""
-    gone = isinstance(refusal, ConfirmationExpired | AlreadyConfirmed)
     full = isinstance(refusal, WorkshopFull)
-    return render(
+    return refused_page(
         request,
         "confirm_refused.html",
-        status=410 if gone else status_of(refusal),
-        with_csrf=False,
-        message=refusal.message,
+        refusal,
+        (ConfirmationExpired, AlreadyConfirmed),
         expired=isinstance(refusal, ConfirmationExpired),
         others=others_with_seats(request, slug or "") if full else [],
         slug=slug,
@@ -74,7 +60,7 @@ def _refused(request: Request, refusal: Refusal, slug: str | None = None) -> Res
 
 @router.get("/confirm/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, ctx: Ctx, token: str) -> Response:
-    return private(_ask(request, ctx, token))
+    return _ask(request, ctx, token)
 
 
 @router.post("/confirm/{token}", response_class=HTMLResponse)
@@ -86,11 +72,11 @@ def confirm_action(
 ) -> Response:
     if not csrf.valid(request, csrf_token):
         summary = _("Your form expired; please confirm again.")
-        return private(_ask(request, ctx, token, 403, summary=summary))
+        return _ask(request, ctx, token, 403, summary=summary)
     try:
         shown = registrations.confirmation_for_token(ctx, token)
     except Refusal as exc:
-        return private(_refused(request, exc))
+        return _refused(request, exc)
     try:
         registration = registrations.confirm_registration(ctx, token)
     except AlreadyRegistered:
@@ -101,11 +87,11 @@ def confirm_action(
                 "confirmation link again."
             )
         )
-        return private(_refused(request, refusal))
+        return _refused(request, refusal)
     except WorkshopFull as exc:
-        return private(_refused(request, exc, shown.workshop))
+        return _refused(request, exc, shown.workshop)
     except Refusal as exc:
-        return private(_refused(request, exc))
+        return _refused(request, exc)
     page = render(
         request,
         "registered.html",

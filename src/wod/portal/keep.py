@@ -16,20 +16,13 @@ from fastapi.responses import HTMLResponse, Response
 from wod import i18n
 from wod.errors import Refusal, SeatAlreadyFreed
 from wod.i18n import _
+from wod.portal.links import private, refused_page
 from wod.portal.page import render
 from wod.services.registrations import idle
 from wod.web import csrf
 from wod.web.deps import Ctx
-from wod.web.problems import status_of
 
 router = APIRouter(include_in_schema=False)
-
-
-def _private(response: Response) -> Response:
-    """The token is in the address: no referrer leaves with it, no cache keeps the page."""
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _page(
@@ -56,10 +49,7 @@ def _page(
 
 
 def _refused(request: Request, refusal: Refusal) -> Response:
-    status = 410 if isinstance(refusal, SeatAlreadyFreed) else status_of(refusal)
-    return render(
-        request, "keep_refused.html", status=status, with_csrf=False, message=refusal.message
-    )
+    return refused_page(request, "keep_refused.html", refusal, (SeatAlreadyFreed,))
 
 
 @router.get("/keep/{token}", response_class=HTMLResponse)
@@ -67,8 +57,8 @@ def keep_page(request: Request, ctx: Ctx, token: str) -> Response:
     try:
         state = idle.keep_state(ctx, token)
     except Refusal as exc:
-        return _private(_refused(request, exc))
-    return _private(_page(request, state, token))
+        return _refused(request, exc)
+    return private(_page(request, state, token))
 
 
 @router.post("/keep/{token}", response_class=HTMLResponse)
@@ -81,10 +71,10 @@ def keep_action(
     try:
         if not csrf.valid(request, csrf_token):
             summary = _("Your form expired; please click again.")
-            return _private(
+            return private(
                 _page(request, idle.keep_state(ctx, token), token, status=403, summary=summary)
             )
         state = idle.keep_seat(ctx, token)
     except Refusal as exc:
-        return _private(_refused(request, exc))
-    return _private(_page(request, state, token, kept=True))
+        return _refused(request, exc)
+    return private(_page(request, state, token, kept=True))

@@ -18,13 +18,12 @@ from fastapi.responses import HTMLResponse, Response
 from wod import i18n
 from wod.errors import AlreadyClaimed, AlreadyRegistered, ClaimExpired, Refusal
 from wod.i18n import _
-from wod.portal.confirm import private
+from wod.portal.links import ask_page, private, refused_page
 from wod.portal.page import render
 from wod.portal.workshop import refused, workshop_page
 from wod.services.registrations import RegistrationRequest, claim, waitlist
 from wod.web import csrf
 from wod.web.deps import Ctx, client_address
-from wod.web.problems import status_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,37 +54,27 @@ def join_form(
 
 
 def _ask(request: Request, ctx: Ctx, token: str, status: int = 200, **values: Any) -> Response:
-    try:
-        shown = claim.offer_for_token(ctx, token)
-    except Refusal as exc:
-        return _refused(request, exc)
-    return render(
+    return ask_page(
         request,
         "claim.html",
-        status=status,
-        shown=shown,
-        token=token,
-        until=i18n.when(shown.due_at),
+        lambda: claim.offer_for_token(ctx, token),
+        lambda refusal: _refused(request, refusal),
+        token,
+        status,
         **values,
     )
 
 
 def _refused(request: Request, refusal: Refusal, slug: str | None = None) -> Response:
     """The page that says why the link did not claim a seat."""
-    gone = isinstance(refusal, ClaimExpired | AlreadyClaimed)
-    return render(
-        request,
-        "claim_refused.html",
-        status=410 if gone else status_of(refusal),
-        with_csrf=False,
-        message=refusal.message,
-        slug=slug,
+    return refused_page(
+        request, "claim_refused.html", refusal, (ClaimExpired, AlreadyClaimed), slug=slug
     )
 
 
 @router.get("/waitlist/claim/{token}", response_class=HTMLResponse)
 def claim_page(request: Request, ctx: Ctx, token: str) -> Response:
-    return private(_ask(request, ctx, token))
+    return _ask(request, ctx, token)
 
 
 @router.post("/waitlist/claim/{token}", response_class=HTMLResponse)
@@ -97,7 +86,7 @@ def claim_action(
 ) -> Response:
     if not csrf.valid(request, csrf_token):
         summary = _("Your form expired; please claim again.")
-        return private(_ask(request, ctx, token, 403, summary=summary))
+        return _ask(request, ctx, token, 403, summary=summary)
     try:
         shown = claim.offer_for_token(ctx, token)
         registration = claim.claim_offer(ctx, token)
@@ -109,9 +98,9 @@ def claim_action(
                 "expires."
             )
         )
-        return private(_refused(request, refusal))
+        return _refused(request, refusal)
     except Refusal as exc:
-        return private(_refused(request, exc))
+        return _refused(request, exc)
     page = render(
         request, "registered.html", with_csrf=False, registration=registration, slug=shown.workshop
     )
