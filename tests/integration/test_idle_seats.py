@@ -89,6 +89,17 @@ def keep_path(text: str) -> str:
     return found[1]
 
 
+def warned_keep_path(
+    ctx: AppContext, agent: Agent, hub: FakeHub, clock: FakeClock, mailer: MemoryMailer
+) -> tuple[int, str]:
+    """Ada's active registration, idle until warned: its id and the keep link of the warning."""
+    rid = active_seat(ctx, agent, hub, clock)
+    idle_for(agent, clock, 46)
+    run_pass(ctx)
+    outbox.send_due(ctx)
+    return rid, keep_path(warnings_sent(mailer)[0])
+
+
 def csrf_of(page: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found
@@ -157,11 +168,7 @@ def test_the_keep_link_keeps_the_seat(
     mailer: MemoryMailer,
     client: TestClient,
 ) -> None:
-    rid = active_seat(ctx, agent, hub, clock)
-    idle_for(agent, clock, 46)
-    run_pass(ctx)
-    outbox.send_due(ctx)
-    path = keep_path(warnings_sent(mailer)[0])
+    rid, path = warned_keep_path(ctx, agent, hub, clock, mailer)
     page = client.get(path)
     assert page.status_code == 200 and "will be freed at" in page.text
     assert page.headers["Referrer-Policy"] == "no-referrer"
@@ -185,11 +192,7 @@ def test_a_keep_click_after_the_end_is_refused_clearly_and_changes_nothing(
     mailer: MemoryMailer,
     client: TestClient,
 ) -> None:
-    rid = active_seat(ctx, agent, hub, clock)
-    idle_for(agent, clock, 46)
-    run_pass(ctx)
-    outbox.send_due(ctx)
-    path = keep_path(warnings_sent(mailer)[0])
+    rid, path = warned_keep_path(ctx, agent, hub, clock, mailer)
     form = client.get(path)
     idle_for(agent, clock, 11)
     assert run_pass(ctx)["idle_reclaimed"] == 1
