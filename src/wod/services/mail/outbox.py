@@ -14,16 +14,16 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from wod import i18n, metrics
 from wod.context import AppContext
-from wod.db.models import Email, Registration
+from wod.db.models import Email
 from wod.db.session import unavailable
 from wod.db.transitions import move
-from wod.domain.states import EmailState
+from wod.domain.states import EmailState, check_transition
 from wod.errors import InvalidState, MailError
 from wod.mail.render import (
     RenderedEmail,
@@ -33,7 +33,7 @@ from wod.mail.render import (
     template_dirs,
 )
 from wod.services.mail.kinds import EmailKind, kind_named
-from wod.services.mail.variables import email_language, email_variables
+from wod.services.mail.variables import email_language, email_variables, registered_at
 
 log = logging.getLogger(__name__)
 
@@ -54,31 +54,32 @@ def _due(session: Session, now: datetime, limit: int) -> list[int]:
 
 
 def _lease(ctx: AppContext, email_id: int, now: datetime) -> Email | None:
-    """Take one email for sending; None when another worker took it first."""
-    try:
-        with ctx.db.write() as session:
-            email = session.get(Email, email_id)
-            if email is None:
-                return None
-            if email.state is EmailState.sending:
-                if email.lease_until is not None and email.lease_until >= now:
-                    return None
-                move(session, email, EmailState.pending)  # its worker died: take it over
-            if email.state is not EmailState.pending:
-                return None
-            # the id is chosen before the first attempt and kept: when a relay took an email
-            # but its answer was lost, the next attempt carries the same Message-ID, and
-            # relays and mail clients that see it twice keep one
-            move(
-                session,
-                email,
-                EmailState.sending,
+    """Take one email for sending, in one conditional update: a pending one, or one whose
+    worker died (its lease ran out); None when another worker took it first."""
+    check_transition(EmailState.pending, EmailState.sending)
+    takeable = or_(
+        Email.state == EmailState.pending,
+        and_(
+            Email.state == EmailState.sending,
+            or_(Email.lease_until.is_(None), Email.lease_until < now),
+        ),
+    )
+    with ctx.db.write() as session:
+        # the id is chosen before the first attempt and kept: when a relay took an email but
+        # its answer was lost, the next attempt carries the same Message-ID, and relays and
+        # mail clients that see it twice keep one
+        message_id = func.coalesce(Email.message_id, new_message_id(ctx.settings.branding.sender))
+        return session.scalars(
+            update(Email)
+            .where(Email.id == email_id, takeable)
+            .values(
+                state=EmailState.sending,
                 lease_until=now + timedelta(seconds=ctx.settings.outbox.send_lease),
-                message_id=email.message_id or new_message_id(ctx.settings.branding.sender),
+                message_id=message_id,
             )
-            return email
-    except InvalidState:  # another worker changed it between our read and our update
-        return None
+            .returning(Email),
+            execution_options={"populate_existing": True, "synchronize_session": False},
+        ).first()
 
 
 def send_due(ctx: AppContext, limit: int = 50) -> int:
@@ -124,6 +125,7 @@ def _deliver(ctx: AppContext, email: Email) -> int:
     try:
         with ctx.db.read() as session:
             language = email_language(session, email)
+            registered = registered_at(session)
             with i18n.use(language):
                 variables = email_variables(ctx, session, email, kind)
         with i18n.use(language):
@@ -145,7 +147,7 @@ def _deliver(ctx: AppContext, email: Email) -> int:
         return 0
     for pause in _pauses(ctx.settings.outbox.send_lease):
         try:
-            _record_sent(ctx, email, rendered.subject)
+            _record_sent(ctx, email, rendered.subject, registered)
             break
         except DBAPIError as exc:
             # The relay has the email: forgetting it had would send it again once its lease
@@ -167,26 +169,32 @@ def _pauses(within: float) -> Iterator[float | None]:
     yield None
 
 
-def _record_sent(ctx: AppContext, email: Email, subject: str) -> None:
+def _record_sent(ctx: AppContext, email: Email, subject: str, registered: datetime | None) -> None:
+    """Record the email ``email`` (as leased) sent, in one conditional update; ``registered``
+    is when its registration was made or confirmed, for the provisioning time metric."""
+    check_transition(EmailState.sending, EmailState.sent)
     with ctx.db.write() as session:  # counted once it committed: a retried write counts once
-        row = session.get(Email, email.id)
-        assert row is not None
-        if row.state is EmailState.sent and row.attempts > email.attempts:
-            return  # an earlier try committed, its answer was lost with the connection
-        first = row.sent_at is None  # sent again by an admin: not a provision to time
-        move(
-            session,
-            row,
-            EmailState.sent,
-            subject=subject,
-            sent_at=ctx.clock.now(),
-            attempts=row.attempts + 1,
-            last_error=None,
-            lease_until=None,
+        recorded = session.execute(
+            update(Email)
+            .where(Email.id == email.id, Email.state == EmailState.sending)
+            .values(
+                state=EmailState.sent,
+                subject=subject,
+                sent_at=ctx.clock.now(),
+                attempts=Email.attempts + 1,
+                last_error=None,
+                lease_until=None,
+            )
         )
-        holder = session.get(Registration, row.registration_id or 0) if first else None
-        registered = (holder.confirmed_at or holder.created_at) if holder else None
-    metrics.email_sent(email.kind, registered, ctx.clock.now())
+        if recorded.rowcount != 1:  # type: ignore[attr-defined]
+            state, attempts = session.execute(
+                select(Email.state, Email.attempts).where(Email.id == email.id)
+            ).one()
+            if state is EmailState.sent and attempts > email.attempts:
+                return  # an earlier try committed, its answer was lost with the connection
+            raise InvalidState(f"Email {email.id} is no longer sending")
+    first = email.sent_at is None  # sent again by an admin: not a provision to time
+    metrics.email_sent(email.kind, registered if first else None, ctx.clock.now())
 
 
 def _give_up(ctx: AppContext, email: Email, error: str) -> None:

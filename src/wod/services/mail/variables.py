@@ -55,6 +55,16 @@ def email_language(session: Session, email: Email) -> str:
     return (row[0].language if row is not None else None) or i18n.DEFAULT
 
 
+def registered_at(session: Session) -> datetime | None:
+    """When the registration :func:`email_language` read was made, or confirmed if it was
+    (None for an email of no registration)."""
+    row = session.info.get("wod.mail.rows")
+    if row is None:
+        return None
+    holder: Registration = row[0]
+    return holder.confirmed_at or holder.created_at
+
+
 def _common(ctx: AppContext) -> dict[str, Any]:
     settings = ctx.settings
     return {
