@@ -72,7 +72,9 @@ def stack_settings(
         },
         dev={"mail_catcher": True, "maildir": folder / "mail"},
         scheduler={"interval": 0.2},
-        outbox={"interval": 0.2},
+        # two emails, as the tests expect, whatever the agent's speed (the api's clock is
+        # injected: a held welcome would wait for it)
+        outbox={"interval": 0.2, "combine_within": 0},
     )
 
 

@@ -23,6 +23,7 @@ from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, available_timezones
 
 if TYPE_CHECKING:
     import jinja2
@@ -106,13 +107,37 @@ def N_(message: str) -> str:
     return message
 
 
-def when(moment: datetime, *, language: str | None = None) -> str:
-    """A date and time as people of the current language write it, in UTC."""
+def when(moment: datetime, *, language: str | None = None, zone: str | None = None) -> str:
+    """A date and time as people of the current language write it, in UTC; with a time zone
+    (a valid :func:`time_zone`), first in that zone and then in UTC beside it."""
     from babel.dates import format_datetime
 
     locale = language or _current.get()
     pattern = "HH:mm 'UTC', d MMM y" if locale == "fr" else "HH:mm 'UTC' 'on' d MMM y"
-    return format_datetime(moment, pattern, tzinfo=None, locale=locale)
+    utc = format_datetime(moment, pattern, tzinfo=None, locale=locale)
+    if not zone or time_zone(zone) in (None, "UTC"):
+        return utc
+    local = "HH:mm, d MMM y" if locale == "fr" else "HH:mm 'on' d MMM y"
+    there = format_datetime(moment, local, tzinfo=ZoneInfo(zone), locale=locale)
+    return f"{there} ({zone}) · {utc}"
+
+
+#: The longest time zone name accepted (the IANA names are far shorter).
+ZONE_MAX = 64
+
+
+def time_zone(name: str) -> str | None:
+    """``name`` when it is a time zone of the IANA database (as browsers name them, e.g.
+    ``Europe/Paris``); None otherwise (never raises)."""
+    name = name.strip()
+    if not name or len(name) > ZONE_MAX or name not in _zones():
+        return None
+    return name
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones() | {"UTC"})
 
 
 # --------------------------------------------------------------------------- negotiation

@@ -294,6 +294,13 @@ class OutboxSettings(BaseModel):
         description="Seconds an email being sent is leased to its worker (longer than "
         "smtp.timeout); a worker that died is relieved when it runs out.",
     )
+    combine_within: Duration = Field(
+        timedelta(seconds=10),
+        ge=timedelta(0),
+        le=timedelta(minutes=5),
+        description="The welcome email waits this long after registering: when the seat is "
+        "ready meanwhile, welcome and credentials go as one email (0: always two).",
+    )
 
 
 class RegistrationSettings(BaseModel):
@@ -517,10 +524,19 @@ class HubSettings(BaseModel):
     )
     unlock_key: SecretStr | None = Field(
         None,
-        description="Key the api signs the manage page's unlock links with and the hub's "
-        "authenticator checks them with: the same on the api and every hub host. Unset: derived "
-        "from secret_key (nothing to set when they share the settings); a hub host in "
-        "production with the default secret_key and no unlock_key takes no unlock link.",
+        description="Key the api signs the start links with (the one-click login of the "
+        "credentials email and the manage page) and the hub's authenticator checks them with: "
+        "the same on the api and every hub host. Unset: derived from secret_key (nothing to "
+        "set when they share the settings); a hub host in production with the default "
+        "secret_key and no unlock_key takes no start link.",
+    )
+    start_link_validity: float = Field(
+        3600.0,
+        gt=0,
+        le=86400,
+        description="Seconds a start link logs in (once) after it was made: the credentials "
+        "email's from its sending, the manage page's from its click. A used or expired one "
+        "leads to the hub's login page with the user name filled in.",
     )
     lockout_duration: float = Field(300.0, description="Seconds a login lockout lasts.")
     lockout_window: float = Field(

@@ -1,8 +1,9 @@
 """The portal in a real browser (Chromium through Playwright) against the whole platform:
-a participant browses, filters, registers, reads the emails in the dev mail catcher, opens
-the manage page and ends the workshop, in English and in French; an admin logs in, finds the
-registration on the dashboard and in the list, and purges a seat. Each page is checked by
-axe-core and photographed at desktop and phone widths into .test-artifacts/screenshots."""
+a participant browses, filters, registers (the status page turns ready), reads the emails in
+the dev mail catcher, opens the manage page and ends the workshop, in English and in French;
+an admin logs in, finds the registration on the dashboard and in the list, and purges a seat.
+Each page is checked by axe-core and photographed at desktop and phone widths into
+.test-artifacts/screenshots."""
 
 from __future__ import annotations
 
@@ -102,9 +103,11 @@ def test_a_participant_browses_registers_and_ends(
     accessible(page, "registration form with errors")
 
     register(page, "grace@example.org", "Grace Hopper", "Navy")
-    expect(page.locator("h1")).to_have_text("You're registered!")
+    expect(page).to_have_url(re.compile(r"/status/wodm_"))  # the live status page
     expect(page.locator("main")).to_contain_text("grace@example.org")
+    expect(page.locator("h1")).to_have_text("Your seat is ready", timeout=60_000)
     screens.take(page, "registered")
+    accessible(page, "status page")
 
     credentials = mail_text(page, base, "credentials")
     assert "student" in credentials and "Password:" in credentials
@@ -150,7 +153,8 @@ def test_the_registration_in_french_from_end_to_end(
     expect(page.locator("#name-error")).to_have_text("obligatoire")
     screens.take(page, "formulaire erreurs")
     register(page, "marie@example.org", "Marie Curie", "Sorbonne")
-    expect(page.locator("h1")).to_have_text("Inscription confirmée !")
+    expect(page.locator("h1")).to_have_text("Votre poste est prêt", timeout=60_000)
+    expect(page.locator("#start")).to_have_text("Commencer l'atelier")
     screens.take(page, "inscrit")
 
     welcome = mail_text(page, base, "Bienvenue")
@@ -184,7 +188,7 @@ def test_an_admin_sees_the_new_registration_and_purges_a_seat(
     participant.goto(base + "/")
     participant.click("text=Python 101: a first, gentle taste of Python")
     register(participant, "alan@example.org", "Alan Turing", "Bletchley")
-    expect(participant.locator("h1")).to_have_text("You're registered!")
+    expect(participant).to_have_url(re.compile(r"/status/wodm_"))
     stack.wait_mail("alan@example.org", "credentials")
     participant.close()
 

@@ -1,7 +1,7 @@
 """On a real JupyterHub: every kernel ``hub.kernels`` declares starts in a seat and runs a cell,
 in both account modes; a bash-kernel notebook of a sample workshop executes through the kernel
 API and its completion counts; repeated wrong passwords lock a seat out for a while, and the
-start button of the participant's manage page lifts that lockout."""
+start button of the participant's manage page (a one-click start link) lifts that lockout."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -248,23 +247,26 @@ def test_the_manage_pages_start_button_lifts_the_lockout_of_its_own_seat(
     with pytest.raises(PermissionError):  # locked, and it does not run out by itself
         login(hub_url, username, password)
     forged = httpx.get(
-        f"{hub_url}/hub/wod-unlock/{username}",
-        params={"token": "9999999999.0123456789abcdef0123456789abcdef"},
+        f"{hub_url}/hub/wod-start/{username}",
+        params={"token": "1000.9999999999.0123456789abcdef0123.0123456789abcdef0123456789abcdef"},
     )
-    assert forged.status_code == 302 and "/hub/login" in forged.headers["location"]
+    assert forged.status_code == 302
+    assert forged.headers["location"] == f"/hub/login?username={username}"
     with pytest.raises(PermissionError):  # a forged token lifts nothing
         login(hub_url, username, password)
+    clock.set(max(clock.now(), datetime.now(UTC)))  # the seat's hub user was made meanwhile
     start = httpx.get(f"{manage[1]}/start")
     assert start.status_code == 303
-    assert start.headers["location"].startswith(f"{hub_url}/hub/wod-unlock/{username}?token=")
-    unlocked = httpx.get(start.headers["location"])  # what the browser does next
-    assert unlocked.status_code == 302
-    assert unlocked.headers["location"].startswith("/hub/login?next=")
-    assert f"/user/{username}/lab/tree/WKSHP-Python101/0-ReadMeFirst.ipynb" in unquote(
-        unlocked.headers["location"]
-    )
-    login(hub_url, username, password).close()
+    assert start.headers["location"].startswith(f"{hub_url}/hub/wod-start/{username}?token=")
+    with httpx.Client() as web:  # what the browser does next: it is logged in
+        started = web.get(start.headers["location"])
+        assert started.status_code == 302
+        assert started.headers["location"] == (
+            f"/user/{username}/lab/tree/WKSHP-Python101/0-ReadMeFirst.ipynb"
+        )
+        assert any(c.name == "jupyterhub-hub-login" for c in web.cookies.jar)
+    login(hub_url, username, password).close()  # the lockout is lifted for the password too
     log = (stack.ctx.settings.hub.dir / "jupyterhub.log").read_text()
     assert f"seat {username} locked out" in log
-    assert f"unlock link for '{username}' from 127.0.0.1 refused" in log
+    assert f"start link for '{username}' from 127.0.0.1 refused" in log
     assert f"seat {username} unlocked by its participant's link" in log

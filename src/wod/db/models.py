@@ -245,6 +245,9 @@ class Registration(Base):
     completion: Mapped[int | None]
     password_enc: Mapped[str | None] = mapped_column(String(500))
     language: Mapped[str] = mapped_column(String(10), default="en")
+    #: The participant's time zone (IANA name, from the browser at registration); the emails
+    #: give times in it beside UTC. None: UTC only.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     manage_nonce: Mapped[str] = mapped_column(String(64), default="", server_default="")
     manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: Due times of the timers; NULL once the timer fired or no longer applies.

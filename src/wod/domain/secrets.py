@@ -12,12 +12,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
-_ALPHABET = string.ascii_letters + string.digits
+#: Letters and digits but the look-alikes (0 O o, 1 l I), which participants copy by hand.
+LOOK_ALIKES = "0Oo1lI"
+_ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in LOOK_ALIKES)
 _hasher = PasswordHasher()
 
 
 def new_password(length: int = 16) -> str:
-    """A seat password from a CSPRNG: letters and digits only, safe inside notebook JSON."""
+    """A seat password from a CSPRNG: letters and digits only, safe inside notebook JSON, and
+    none of the :data:`LOOK_ALIKES` (16 characters of 56: 92 bits)."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 

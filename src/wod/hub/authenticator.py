@@ -5,9 +5,10 @@ against the Linux account through PAM. Repeated failures lock out (what the orig
 left to fail2ban), narrowest first (:class:`LoginGuard`): an address that fails on a seat is
 locked out of that seat while others still log in to it; an address that fails on many seats
 is locked out of all; only a seat failed from very many addresses is locked for everyone, and
-its participant lifts that with the start button of their manage page (an unlock link,
-:mod:`wod.domain.unlock`). Every lockout is logged. Configured by ``wod hub config``
-(``c.JupyterHub.authenticator_class = "wod"``).
+its participant lifts that with a start link (the credentials email's, the manage page's
+start button: :mod:`wod.domain.unlock`), which also logs them in without the password. Every
+lockout is logged. Configured by ``wod hub config`` (``c.JupyterHub.authenticator_class =
+"wod"``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,15 @@ from jupyterhub.handlers import BaseHandler
 from tornado.httputil import url_concat
 from traitlets import Float, Integer, Unicode, default
 
-from wod.domain.unlock import valid_unlock_token
+from wod.domain.unlock import read_start_token
 from wod.hub.credentials import FileCredentialStore, valid_username
+from wod.hub.used_tokens import UsedTokens
 
 #: Keys that ``Lockout`` forgets first once it holds this many (addresses are unbounded).
 MAX_KEYS = 100_000
+#: Seconds the api's clock (which dates start tokens) may be behind the hub's (which dates its
+#: users) before a start token made just after CREATE seems older than its seat.
+CLOCK_SKEW = 10.0
 
 
 class Lockout:
@@ -122,19 +128,32 @@ class LoginGuard:
         return [key for key in (pair, seat) if self.lockout.lift(key)]
 
 
-class UnlockHandler(BaseHandler):  # type: ignore[misc]
-    """``GET /hub/wod-unlock/<seat>?token=…&next=…``: with a valid unlock token, lift the
-    seat's lockouts; then, valid or not, the login page (``next`` kept)."""
+class StartHandler(BaseHandler):  # type: ignore[misc]
+    """``GET /hub/wod-start/<seat>?token=…&next=…``: a valid start token not used before logs
+    the browser in to the seat (lifting the seat's own lockouts) and goes on to ``next``; any
+    other leads to the login page with the user name filled in (``next`` kept)."""
 
-    def get(self, username: str) -> None:
+    async def get(self, username: str) -> None:
         authenticator = self.authenticator
         token = self.get_argument("token", "")
         address = self.request.remote_ip or "unknown"
-        if isinstance(authenticator, WodAuthenticator):
-            authenticator.unlock(username, token, address)
+        found = self.find_user(username)  # None: the seat is not live (CLEANUP deleted it)
+        made = getattr(found, "created", None)  # naive UTC in JupyterHub's database
+        created = made.replace(tzinfo=UTC).timestamp() if made is not None else None
+        if isinstance(authenticator, WodAuthenticator) and authenticator.start(
+            username, token, address, seat_created=created
+        ):
+            user = await self.auth_to_user({"name": username})
+            self.set_login_cookie(user)
+            self.log.info("wod: %s logged in by its start link", username)
+            self.redirect(self.get_next_url(user))
+            return
+        query = {"username": username}
         next_url = self.get_argument("next", "")
+        if next_url:
+            query["next"] = next_url
         login = self.settings.get("login_url") or self.hub.base_url + "login"
-        self.redirect(url_concat(login, {"next": next_url}) if next_url else login)
+        self.redirect(url_concat(login, query))
 
 
 class WodAuthenticator(Authenticator):  # type: ignore[misc]
@@ -159,7 +178,10 @@ class WodAuthenticator(Authenticator):  # type: ignore[misc]
     lockout_window = Float(300.0, config=True, help="Seconds over which failures count.")
     lockout_duration = Float(300.0, config=True, help="Seconds a lockout lasts.")
     unlock_key = Unicode(
-        "", config=True, help="Key of the api's unlock links (empty: unlock links are off)."
+        "", config=True, help="Key of the api's start links (empty: start links are off)."
+    )
+    used_tokens_file = Unicode(
+        "", config=True, help="File of the start tokens used (empty: kept in memory only)."
     )
 
     @default("allow_all")
@@ -176,20 +198,34 @@ class WodAuthenticator(Authenticator):  # type: ignore[misc]
             window=self.lockout_window,
             duration=self.lockout_duration,
         )
-        #: The lockouts' clock (seconds, monotonic) and the unlock tokens' (seconds since the
+        #: The lockouts' clock (seconds, monotonic) and the start tokens' (seconds since the
         #: epoch, as the api signs them); tests replace them.
         self.monotonic: Callable[[], float] = time.monotonic
         self.wall_clock: Callable[[], float] = time.time
+        used = Path(self.used_tokens_file) if self.used_tokens_file else None
+        self.used_tokens = UsedTokens(used)
 
     def get_handlers(self, app: Any) -> list[tuple[str, Any]]:
         handlers: list[tuple[str, Any]] = super().get_handlers(app)
-        return [*handlers, (r"/wod-unlock/([a-z][a-z0-9_-]{0,31})", UnlockHandler)]
+        return [*handlers, (r"/wod-start/([a-z][a-z0-9_-]{0,31})", StartHandler)]
 
-    def unlock(self, username: str, token: str, address: str) -> bool:
-        """Lift the lockouts of seat ``username`` (for everyone, and for ``address``) when
-        ``token`` is a valid unlock token of that seat; whether it was."""
-        if not valid_unlock_token(self.unlock_key, username, token, self.wall_clock()):
-            self.log.warning("wod: unlock link for %r from %s refused", username, address)
+    def start(self, username: str, token: str, address: str, *, seat_created: float | None) -> bool:
+        """Whether ``token`` is a valid start token of seat ``username``, whose hub user was
+        created at ``seat_created`` (epoch seconds; None: there is none), made since and used
+        for the first time, which it now is; then the seat's lockouts (for everyone, and for
+        ``address``) are lifted too."""
+        now = self.wall_clock()
+        signed = read_start_token(self.unlock_key, username, token, now)
+        if signed is None:
+            self.log.warning("wod: start link for %r from %s refused", username, address)
+            return False
+        if seat_created is None or seat_created > signed.issued + CLOCK_SKEW:
+            self.log.warning(
+                "wod: start link for %r from %s refused: made before the seat", username, address
+            )
+            return False
+        if not self.used_tokens.use(signed.nonce, signed.expires, now):
+            self.log.warning("wod: start link for %r from %s used already", username, address)
             return False
         for key in self.guard.lift(username, address):
             self.log.warning("wod: %s unlocked by its participant's link", key)

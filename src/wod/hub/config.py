@@ -8,6 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from wod.branding import readable_on_white
 from wod.domain.unlock import derive_unlock_key
 from wod.errors import ConfigError
 from wod.hub.modes import HostMode, load_host_mode
@@ -16,6 +17,8 @@ from wod.settings import DEV_SECRET_KEY, Mode, Settings
 #: What the backend agent may do through the hub API, and nothing more.
 BACKEND_SCOPES = ["admin:users", "admin:servers", "list:users", "read:users"]
 SERVICE_NAME = "wod-backend"
+#: The hub's own templates (its login page with the portal's branding).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def unlock_key(settings: Settings) -> str:
@@ -27,6 +30,17 @@ def unlock_key(settings: Settings) -> str:
     if settings.mode is Mode.production and secret == DEV_SECRET_KEY:
         return ""
     return derive_unlock_key(secret)
+
+
+def branding_vars(settings: Settings) -> dict[str, str]:
+    """What the hub's login page shows of the portal's branding."""
+    branding = settings.branding
+    return {
+        "wod_name": branding.wod_name,
+        "wod_logo_url": settings.absolute_url(branding.logo_url),
+        "wod_portal_url": settings.absolute_url("/"),
+        "wod_primary": readable_on_white(branding.primary_color),
+    }
 
 
 def find_proxy(settings: Settings) -> str:
@@ -70,6 +84,9 @@ def render_config(settings: Settings, mode: HostMode | None = None) -> str:
         "singleuser": str(singleuser_bin(settings)),
         "token": hub.api_token.get_secret_value(),
         "unlock_key": unlock_key(settings),
+        "used_tokens_file": str(state / "wod-used-start-tokens.json"),
+        "template_paths": [str(TEMPLATES)],
+        "template_vars": branding_vars(settings),
     }
     v = {k: repr(val) for k, val in values.items()}
     return f"""# Written by `wod hub config` for the {mode.name} account mode.
@@ -90,12 +107,17 @@ c.JupyterHub.redirect_to_server = True
 # must not wait for the server to be ready.
 c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}
 
+# The login page with the portal's branding.
+c.JupyterHub.template_paths = {v["template_paths"]}
+c.JupyterHub.template_vars = {v["template_vars"]}
+
 c.JupyterHub.authenticator_class = "wod"
 c.WodAuthenticator.credentials_dir = {v["credentials_dir"]}
 c.WodAuthenticator.lockout_attempts = {hub.lockout_attempts}
 c.WodAuthenticator.lockout_address_attempts = {hub.lockout_address_attempts}
 c.WodAuthenticator.lockout_seat_attempts = {hub.lockout_seat_attempts}
 c.WodAuthenticator.unlock_key = {v["unlock_key"]}
+c.WodAuthenticator.used_tokens_file = {v["used_tokens_file"]}
 c.WodAuthenticator.lockout_duration = {hub.lockout_duration!r}
 c.WodAuthenticator.lockout_window = {hub.lockout_window!r}
 

@@ -14,7 +14,7 @@ from wod.errors import Refusal
 from wod.i18n import _
 from wod.portal.page import not_found, render
 from wod.services import registrations
-from wod.services.registrations.unlock import unlock_start_url
+from wod.services.registrations.unlock import start_link_for_token
 from wod.web import csrf
 from wod.web.deps import Ctx
 from wod.web.problems import status_of
@@ -53,9 +53,9 @@ def manage_page(request: Request, ctx: Ctx, token: str) -> Response:
 
 @router.get("/manage/{token}/start")
 def start(request: Request, ctx: Ctx, token: str) -> Response:
-    """The start button: the seat's start link through the hub's unlock link, which lifts a
-    login lockout of the participant's own seat."""
-    url = unlock_start_url(ctx, token)
+    """The start button: a fresh one-time start link of the seat, which logs in without the
+    password and lifts a login lockout of the participant's own seat."""
+    url = start_link_for_token(ctx, token)
     response = not_found(request, "manage") if url is None else RedirectResponse(url, 303)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

@@ -14,11 +14,25 @@ from wod.portal import (
     legal,
     manage,
     share,
+    status,
     waitlist,
     workshop,
 )
 
 router = APIRouter(include_in_schema=False)
-pages = (home, workshop, waitlist, confirm, keep, devmail, legal, manage, badges, covers, share)
+pages = (
+    home,
+    workshop,
+    waitlist,
+    confirm,
+    keep,
+    devmail,
+    legal,
+    manage,
+    status,
+    badges,
+    covers,
+    share,
+)
 for page in pages:
     router.include_router(page.router)

@@ -1,26 +1,32 @@
 """A workshop's page with its registration form (``/workshops/{slug}``; when it is full, the
 same form joins its waiting list, :mod:`wod.portal.waitlist`), and the form's answer: the page
-again with every problem inline and in a summary, or the success page."""
+again with every problem inline and in a summary, or a redirect to the registration's live
+status page (:mod:`wod.portal.status`; the form sent again leads there too)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from wod import i18n
+from wod.db.models import Registration
 from wod.errors import AlreadyRegistered, InvalidInput, Refusal, WorkshopFull
 from wod.i18n import _
 from wod.portal.page import local, not_found, render, snapshot
 from wod.services import links, registrations
 from wod.services.catalogue import WorkshopView, find_any_workshop
-from wod.services.registrations import RegistrationRequest
+from wod.services.registrations import RegistrationRequest, progress
 from wod.web import csrf
 from wod.web.deps import Ctx, client_address
 from wod.web.problems import status_of
 
 router = APIRouter(include_in_schema=False)
+#: The cookie in which the browser keeps the status page of its last registration, and for
+#: how long (seconds).
+REGISTERED_COOKIE = "wod_registered"
+REGISTERED_MAX_AGE = 86400
 
 #: The registration form's fields, in order, with their labels (error summary links).
 FIELDS = {
@@ -84,19 +90,54 @@ def register_form(
     company: Annotated[str, Form(max_length=1000)] = "",
     accept_terms: Annotated[str, Form(max_length=10)] = "",
     csrf_token: Annotated[str, Form(max_length=100)] = "",
+    time_zone: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     form = {"email": email, "name": name, "company": company, "accept_terms": bool(accept_terms)}
     if not csrf.valid(request, csrf_token):
         summary = _("Your form expired; please submit it again.")
         return workshop_page(request, ctx, slug, 403, form=form, summary=summary)
+    kept = request.cookies.get(REGISTERED_COOKIE, "")
+    if kept and progress.live_for_form(ctx, kept, slug, email):
+        return RedirectResponse(f"/status/{kept}", 303)  # sent again: nothing new to do
     asked = RegistrationRequest(
-        slug, email, name, company, accept_terms == "yes", language=i18n.current()
+        slug,
+        email,
+        name,
+        company,
+        accept_terms == "yes",
+        language=i18n.current(),
+        time_zone=time_zone,
     )
     try:
         registration = registrations.register(ctx, asked, client=client_address(request))
     except Refusal as exc:
         return refused(request, ctx, slug, form, exc)
-    return render(request, "registered.html", with_csrf=False, registration=registration, slug=slug)
+    return registered(ctx, slug, registration)
+
+
+def registered(ctx: Ctx, slug: str, registration: Registration) -> Response:
+    """Post/Redirect/Get: the status page of the new registration (the browser keeps its
+    token, for the form sent again), or the page that says to confirm the address."""
+    token = progress.status_token(ctx, registration)
+    if token is None:
+        return RedirectResponse(f"/workshops/{slug}/registered", 303)
+    response = RedirectResponse(f"/status/{token}", 303)
+    response.set_cookie(
+        REGISTERED_COOKIE,
+        token,
+        max_age=REGISTERED_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=ctx.settings.api.public_url.startswith("https"),
+        path="/workshops",
+    )
+    return response
+
+
+@router.get("/workshops/{slug}/registered", response_class=HTMLResponse)
+def check_mailbox(request: Request, slug: str) -> Response:
+    """After registering with ``registration.confirm_email``: confirm the address first."""
+    return render(request, "check_mailbox.html", with_csrf=False, slug=slug)
 
 
 def refused(

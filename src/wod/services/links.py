@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from datetime import datetime
+from urllib.parse import quote, urlencode
 
 from wod.content.variables import content_folder_name
 from wod.db.models import Location, Seat, Workshop
 from wod.domain.secrets import claim_token, confirm_token, keep_token, manage_token
+from wod.domain.unlock import start_token
+from wod.hub.config import unlock_key
 from wod.settings import Settings
 
 
@@ -34,11 +37,29 @@ def keep_url(settings: Settings, nonce: str) -> str:
     return settings.absolute_url(f"/keep/{token}")
 
 
-def start_url(location: Location, seat: Seat, workshop: Workshop) -> str:
-    """The hub login that opens the workshop's first notebook."""
+def first_notebook(seat: Seat, workshop: Workshop) -> str:
+    """The path on the hub of the workshop's first notebook in the seat."""
     folder = content_folder_name(workshop.slug)
-    start = f"/user/{seat.username}/lab/tree/{folder}/0-ReadMeFirst.ipynb"
-    return f"{location.hub_public_url}/hub/login?next={quote(start)}"
+    return f"/user/{seat.username}/lab/tree/{folder}/0-ReadMeFirst.ipynb"
+
+
+def start_url(location: Location, seat: Seat, workshop: Workshop) -> str:
+    """The hub login (user name filled in) that opens the workshop's first notebook."""
+    start = quote(first_notebook(seat, workshop))
+    return f"{location.hub_public_url}/hub/login?next={start}&username={seat.username}"
+
+
+def start_link(
+    settings: Settings, now: datetime, location: Location, seat: Seat, workshop: Workshop
+) -> str | None:
+    """The one-click start link: a fresh one-time token that logs in to the seat and opens
+    the first notebook (:mod:`wod.domain.unlock`); None when start links are off (no key)."""
+    key = unlock_key(settings)
+    if not key:
+        return None
+    token = start_token(key, seat.username, now.timestamp(), settings.hub.start_link_validity)
+    query = urlencode({"token": token, "next": first_notebook(seat, workshop)})
+    return f"{location.hub_public_url}/hub/wod-start/{seat.username}?{query}"
 
 
 def workshop_url(settings: Settings, workshop: Workshop) -> str:

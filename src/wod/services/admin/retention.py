@@ -119,6 +119,7 @@ def _strip(session: Session, registration: Registration, pseudonym: str) -> None
     registration.email = pseudonym
     registration.name = ""
     registration.company = ""
+    registration.time_zone = None
     registration.manage_token_hash = None
     registration.manage_nonce = ""
     registration.confirm_token_hash = None

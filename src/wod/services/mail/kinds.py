@@ -97,10 +97,15 @@ def kind_named(name: str) -> EmailKind:
 # --------------------------------------------------------------------- the built-in kinds
 
 
-def _password(ctx: AppContext, email: Email, registration: Registration | None) -> dict[str, Any]:
+def _credentials(
+    ctx: AppContext, email: Email, registration: Registration | None
+) -> dict[str, Any]:
     sealed = registration.password_enc if registration is not None else None
     password = ctx.secret_box.open(sealed) if sealed else None
-    return {"password": password or _("(no longer available)")}
+    return {
+        "password": password or _("(no longer available)"),
+        "welcome": bool((email.payload or {}).get("welcome")),
+    }
 
 
 def _level(ctx: AppContext, email: Email, registration: Registration | None) -> dict[str, Any]:
@@ -132,7 +137,7 @@ def _confirmation(
     due = registration.confirm_due_at
     return {
         "confirm_url": links.confirm_url(ctx.settings, nonce),
-        "confirm_until": i18n.when(due) if due is not None else "",
+        "confirm_until": i18n.when(due, zone=registration.time_zone) if due is not None else "",
     }
 
 
@@ -163,7 +168,10 @@ def _idle(ctx: AppContext, email: Email, registration: Registration | None) -> d
     return {
         "idle": {
             "keep_url": links.keep_url(ctx.settings, nonce),
-            "freed_at": i18n.when(datetime.fromisoformat(freed_at)),
+            "freed_at": i18n.when(
+                datetime.fromisoformat(freed_at),
+                zone=registration.time_zone if registration is not None else None,
+            ),
             "grace_minutes": payload.get("grace_minutes", 10),
             "idle_minutes": payload.get("idle_minutes", 0),
         }
@@ -184,10 +192,12 @@ WELCOME = register_kind(
 CREDENTIALS = register_kind(
     EmailKind(
         "credentials",
-        "When the seat is ready: user name, password and the link that opens the workshop.",
+        "When the seat is ready: user name, password and the link that opens the workshop; "
+        "with the welcome's words too when the seat was ready within `outbox.combine_within` "
+        "of registering (then no welcome email).",
         liveness=Liveness.active,
-        variable_names=("password",),
-        variables=_password,
+        variable_names=("password", "welcome"),
+        variables=_credentials,
     )
 )
 REMINDER = register_kind(

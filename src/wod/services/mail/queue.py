@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from wod.db.models import Email, Registration
@@ -27,9 +28,11 @@ def queue_email(
     key: str | None = None,
     payload: dict[str, Any] | None = None,
     recipient: str | None = None,
+    due: datetime | None = None,
 ) -> bool:
-    """Queue one email; by default one per (registration, kind). Returns False when an email
-    with the same dedupe key exists (queued by this or a concurrent transaction)."""
+    """Queue one email, sent from ``due`` (default ``now``); by default one per (registration,
+    kind). Returns False when an email with the same dedupe key exists (queued by this or a
+    concurrent transaction)."""
     kind_named(kind.name)  # an unregistered kind is refused here, not when sending
     if key is None:
         assert registration is not None
@@ -44,7 +47,7 @@ def queue_email(
         "payload": payload,
         "state": EmailState.pending,
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": due or now,
         "created_at": now,
     }
     # one statement, whoever else queues the same key at the same moment
@@ -56,6 +59,21 @@ def queue_email(
         return False
     note(session, Topic.mail)
     return True
+
+
+def withdraw_unsent(session: Session, kind: EmailKind, registration: Registration) -> bool:
+    """Withdraw the registration's email of ``kind`` before any attempt to send it; whether
+    there was one (an email being sent, or sent, stays: one statement decides, whatever an
+    outbox worker does at the same moment)."""
+    withdrawn = session.execute(
+        delete(Email).where(
+            Email.registration_id == registration.id,
+            Email.kind == kind.name,
+            Email.state == EmailState.pending,
+            Email.attempts == 0,
+        )
+    )
+    return bool(getattr(withdrawn, "rowcount", 0))
 
 
 def alert_admins(

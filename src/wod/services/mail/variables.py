@@ -33,8 +33,8 @@ def _time_left(delta: timedelta) -> str:
     return ngettext("%(num)s hour", "%(num)s hours", hours)
 
 
-def _when(moment: datetime | None) -> str:
-    return i18n.when(moment) if moment else ""
+def _when(moment: datetime | None, zone: str | None = None) -> str:
+    return i18n.when(moment, zone=zone) if moment else ""
 
 
 def email_language(session: Session, email: Email) -> str:
@@ -126,6 +126,14 @@ def _registration_variables(
             if seat is not None and location is not None
             else None
         ),
+        "start_link": (  # one click, no password: only while the seat runs
+            links.start_link(settings, ctx.clock.now(), location, seat, workshop)
+            if registration.state is RegistrationState.active
+            and seat is not None
+            and location is not None
+            else None
+        ),
+        "start_link_minutes": round(settings.hub.start_link_validity / 60),
         "workshop_url": links.workshop_url(settings, workshop),
         "manage_url": (  # empty for rows that still await the backfill: no dead link
             links.manage_url(settings, registration.manage_nonce) if manage else None
@@ -135,7 +143,7 @@ def _registration_variables(
         "ended_early": registration.ended_reason in ENDED_EARLY,
         "ended_idle": registration.ended_reason == EndReason.idle,
         "extend_minutes": round(settings.registration.extend_by.total_seconds() / 60),
-        "ends_at": _when(registration.ends_at),
+        "ends_at": _when(registration.ends_at, registration.time_zone),
         "time_left": (
             _time_left(registration.ends_at - ctx.clock.now()) if registration.ends_at else ""
         ),

@@ -82,6 +82,7 @@ def _erase(session: Session, registration: Registration, now: datetime) -> None:
     erase_entries(session, registration.email)  # before the address goes: they hold it
     registration.name = ""
     registration.company = ""
+    registration.time_zone = None
     registration.email = address
     registration.manage_token_hash = None
     registration.manage_nonce = ""

@@ -17,8 +17,8 @@ from wod.db.transitions import move
 from wod.domain.states import EndReason, JobState, RegistrationState, SeatState, Verb
 from wod.errors import InvalidState
 from wod.i18n import _
-from wod.services.mail.kinds import APOLOGY, CREDENTIALS, FINAL
-from wod.services.mail.queue import queue_email
+from wod.services.mail.kinds import APOLOGY, CREDENTIALS, FINAL, WELCOME
+from wod.services.mail.queue import queue_email, withdraw_unsent
 from wod.services.provisioning.jobs import enqueue_job
 from wod.services.provisioning.seats import cleaning_job, purge_seat
 from wod.settings import Settings
@@ -41,7 +41,7 @@ def activate(
 ) -> None:
     """The registration's seat is ready (its CREATE is done, or it was a warm seat): the
     registration becomes active with the seat's password, its clock starts, its credentials
-    email is queued."""
+    email is queued (with the welcome, when that one was not sent yet)."""
     ends_at = now + timedelta(hours=workshop.duration_hours)
     move(
         session,
@@ -55,7 +55,13 @@ def activate(
     )
     if seat.state is not SeatState.ready:
         move(session, seat, SeatState.ready, updated_at=now)
-    queue_email(session, CREDENTIALS, registration, now)
+    # ready while the welcome email still waits (outbox.combine_within): one email says both
+    combined = bool(ctx.settings.outbox.combine_within) and withdraw_unsent(
+        session, WELCOME, registration
+    )
+    queue_email(
+        session, CREDENTIALS, registration, now, payload={"welcome": True} if combined else None
+    )
 
 
 def end_registration(

@@ -71,6 +71,9 @@ class RegistrationRequest:
     company: str
     accept_terms: bool
     language: str = "en"
+    #: The participant's time zone, as the browser names it (empty: UTC; an unknown name is
+    #: taken as UTC: the browser chose it, not the participant).
+    time_zone: str = ""
 
 
 def _check_text(problems: list[FieldProblem], field: str, value: str, limit: int) -> str:
@@ -146,7 +149,13 @@ def validate_request(
         raise InvalidInput(problems)
     check_domain(email, limits)
     return RegistrationRequest(
-        request.workshop.strip(), email, name, company, True, request.language
+        request.workshop.strip(),
+        email,
+        name,
+        company,
+        True,
+        request.language,
+        i18n.time_zone(request.time_zone) or "",
     )
 
 
@@ -299,6 +308,7 @@ def new_registration(
         company=request.company,
         created_at=now,
         language=request.language,
+        time_zone=request.time_zone or None,
         manage_nonce=nonce,
         manage_token_hash=hash_token(
             manage_token(ctx.settings.secret_key.get_secret_value(), nonce)
@@ -392,7 +402,7 @@ def hold_seat(
         building, job, built_from = adopted
         _place(session, registration, building, built_from)
         job.registration_id = registration.id
-        queue_email(session, WELCOME, registration, now)
+        queue_welcome(ctx, session, registration, now)
         return
     _place(session, registration, free, revision_id)
     enqueue_job(
@@ -404,7 +414,16 @@ def hold_seat(
         workshop=workshop,
         attempts=ctx.settings.scheduler.job_attempts,
     )
-    queue_email(session, WELCOME, registration, now)
+    queue_welcome(ctx, session, registration, now)
+
+
+def queue_welcome(
+    ctx: AppContext, session: Session, registration: Registration, now: datetime
+) -> None:
+    """The welcome email, held ``outbox.combine_within``: a seat ready meanwhile sends it
+    with the credentials, as one email (:func:`~.lifecycle.activate`)."""
+    due = now + ctx.settings.outbox.combine_within
+    queue_email(session, WELCOME, registration, now, due=due)
 
 
 def _place(

@@ -1,23 +1,20 @@
-"""The manage page's start button: the seat's start link through the hub's unlock link, so
-that it also lifts a login lockout of the participant's own seat (:mod:`wod.domain.unlock`)."""
+"""The manage page's start button: a fresh one-click start link of the seat, which logs the
+participant in without the password and lifts a login lockout of their own seat
+(:mod:`wod.domain.unlock`)."""
 
 from __future__ import annotations
-
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 from wod.context import AppContext
 from wod.db.models import Location, Seat, Workshop
 from wod.domain.states import RegistrationState
-from wod.domain.unlock import unlock_token
-from wod.hub.config import unlock_key
 from wod.services import links
 from wod.services.registrations.manage import registration_for_token
 
 
-def unlock_start_url(ctx: AppContext, token: str) -> str | None:
-    """Where the start button of manage token ``token`` leads while its workshop runs: the
-    hub's ``/hub/wod-unlock/<seat>`` with a fresh unlock token, then the seat's start link;
-    None for a token of no running registration."""
+def start_link_for_token(ctx: AppContext, token: str) -> str | None:
+    """Where the start button of manage token ``token`` leads while its workshop runs: a new
+    start link (or, when start links are off, the hub's login page with the user name filled
+    in); None for a token of no running registration."""
     with ctx.db.read() as session:
         registration = registration_for_token(session, token)
         if registration is None or registration.state is not RegistrationState.active:
@@ -26,7 +23,6 @@ def unlock_start_url(ctx: AppContext, token: str) -> str | None:
         seat = session.get(Seat, registration.seat_id)
         workshop = session.get(Workshop, registration.workshop_id)
         assert location is not None and seat is not None and workshop is not None
-        start = links.start_url(location, seat, workshop)
-    signed = unlock_token(unlock_key(ctx.settings), seat.username, ctx.clock.now().timestamp())
-    query = {"token": signed, **{k: v[0] for k, v in parse_qs(urlsplit(start).query).items()}}
-    return f"{location.hub_public_url}/hub/wod-unlock/{seat.username}?{urlencode(query)}"
+        now = ctx.clock.now()
+        link = links.start_link(ctx.settings, now, location, seat, workshop)
+        return link or links.start_url(location, seat, workshop)
