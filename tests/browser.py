@@ -73,11 +73,16 @@ class Screens:
         page.set_viewport_size(size)
 
 
-def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
-    """axe-core's violations of the page at or above the given impacts, one line each."""
+def axe_violations(
+    page: Page, impacts: tuple[str, ...] = ("serious", "critical"), within: str | None = None
+) -> list[str]:
+    """axe-core's violations of the page (or of the element ``within`` selects) at or above
+    the given impacts, one line each."""
     page.add_script_tag(path=str(AXE))
     result: dict[str, Any] = page.evaluate(
-        "async () => await axe.run(document, {resultTypes: ['violations']})"
+        "async (within) => await axe.run(within ? document.querySelector(within) : document,"
+        " {resultTypes: ['violations']})",
+        within,
     )
     return [
         f"{v['id']} ({v['impact']}): {v['help']} — "

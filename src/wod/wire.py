@@ -63,6 +63,9 @@ class JobOrder(BaseModel):
     #: A CREATE that starts the seat's server at its end (a warm pool's seat), whatever the
     #: agent's ``backend.prespawn``.
     start_server: bool = False
+    #: A CREATE's lab token: the agent writes it into the home, where the seat's JupyterLab
+    #: extension reads it to call ``/api/v1/seat/…`` (only its hash is kept at the api).
+    lab_token: str | None = Field(None, max_length=100)
 
 
 class JobReport(BaseModel):

@@ -164,10 +164,11 @@ def machine_singleuser_venv() -> Path:
     import hashlib
 
     from tests.conftest import ROOT
+    from wod.hub.lab import lab_digest
     from wod.hub.venv import build_venv
 
     constraints = ROOT / "requirements" / "constraints.txt"
-    stamp = hashlib.sha256(constraints.read_bytes()).hexdigest()[:16]
+    stamp = hashlib.sha256(constraints.read_bytes() + lab_digest().encode()).hexdigest()[:16]
     venv = SINGLEUSER_ROOT / f"singleuser-{stamp}"
     marker = venv / ".wod-stamp"
     SINGLEUSER_ROOT.mkdir(parents=True, exist_ok=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wod.api.routes import backend, content, dev, registrations, seats, stats, workshops
+from wod.api.routes import backend, content, dev, registrations, seat, seats, stats, workshops
 
 router = APIRouter()
-for resource in (workshops, registrations, backend, content, stats, seats):
+for resource in (workshops, registrations, seat, backend, content, stats, seats):
     router.include_router(resource.router)
 dev_router = dev.router

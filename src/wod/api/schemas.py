@@ -126,3 +126,22 @@ class RegistrationPublic(BaseModel):
     completion: int | None
     hub_url: str | None
     can_extend: bool
+
+
+class SeatStatusPublic(BaseModel):
+    """What a seat's JupyterLab extension shows: the server's clock, the end, the badge rule."""
+
+    now: datetime = Field(description="The server's clock: the lab counts down from it.")
+    status: RegistrationState
+    workshop: str
+    workshop_name: str
+    ends_at: datetime | None
+    seconds_left: int = Field(description="Seconds from `now` to `ends_at` (0 once past).")
+    can_extend: bool
+    extend_by_minutes: int
+    badge_min_completion: int = Field(description="Completion (%) that earns the badge.")
+    timesup_url: str | None = Field(
+        description="The portal's \"Time's up\" page the lab shows once the seat ended."
+    )
+    language: str
+    texts: dict[str, str] = Field(description="The lab's words in the registration's language.")

@@ -52,6 +52,7 @@ from wod.content.wodyml import parse_wod_yml
 from wod.domain.secrets import new_password
 from wod.errors import HubUnavailable, TemplateError, VerbError, WodError
 from wod.hub.client import HubClient
+from wod.hub.lab import LAB_FOLDER, seat_lab_file
 from wod.hub.modes import Accounts, SeatFiles, SeatLimiter
 from wod.settings import Settings
 from wod.wire import ERROR_LIMIT, LOG_LIMIT, JobOrder, JobReport, WorkshopOrder
@@ -95,6 +96,7 @@ class Order:
         self.workshop: WorkshopOrder | None = job.workshop
         self.seats = seats
         self.start_server = job.start_server
+        self.lab_token = job.lab_token
 
     @property
     def slug(self) -> str:
@@ -432,6 +434,10 @@ class Verbs:
         job_log(f"{folder}: {len(rendered)} files rendered for seat {seat}")
         self.files.deploy(username, folder, rendered)
         job_log(f"{folder} deployed")
+        if order.lab_token is not None:
+            lab = seat_lab_file(order.lab_token, self.settings.backend.api_url, folder, rendered)
+            self.files.deploy(username, LAB_FOLDER, [lab])
+            job_log("lab token written")
         for name in order.flags.compile:
             self.compiler.install(
                 order.content,

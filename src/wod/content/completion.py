@@ -29,13 +29,28 @@ def _executed(cell: Mapping[str, Any] | None) -> bool:
     return cell is not None and cell.get("execution_count") is not None
 
 
+def _counts(cell: Mapping[str, Any]) -> bool:
+    """Whether a shipped code cell counts: it has source and was not shipped executed."""
+    return bool(_source(cell).strip()) and not _executed(cell)
+
+
+def countable_cells(shipped: Notebook) -> list[tuple[str | None, int]]:
+    """The shipped notebook's code cells that count, as (cell id or None, position among its
+    code cells): what a seat's lab needs to show the same completion while it runs."""
+    return [
+        (cell["id"] if isinstance(cell.get("id"), str) else None, position)
+        for position, cell in enumerate(_code_cells(shipped))
+        if _counts(cell)
+    ]
+
+
 def count_cells(shipped: Notebook, seat: Notebook | None) -> tuple[int, int]:
     """``(done, total)`` for one notebook."""
     seat_cells = _code_cells(seat) if seat is not None else []
     by_id = {c["id"]: c for c in seat_cells if isinstance(c.get("id"), str)}
     done = total = 0
     for position, cell in enumerate(_code_cells(shipped)):
-        if not _source(cell).strip() or _executed(cell):
+        if not _counts(cell):
             continue
         total += 1
         cell_id = cell.get("id")

@@ -133,6 +133,10 @@ class Seat(Base):
     warm_workshop_id: Mapped[int | None] = mapped_column(ForeignKey("workshop.id"))
     warm_revision_id: Mapped[int | None] = mapped_column(ForeignKey("content_revision.id"))
     warm_password_enc: Mapped[str | None] = mapped_column(Text)
+    #: The hash of the lab token its last CREATE delivered into the home (the seat's
+    #: JupyterLab extension calls ``/api/v1/seat/…`` with it); cleared when its registration
+    #: ends, and valid only while a registration holding the seat is active.
+    lab_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class Workshop(Base):

@@ -34,6 +34,9 @@ CONFIRM_PREFIX = "wodc"
 CLAIM_PREFIX = "wodw"
 KEEP_PREFIX = "wodk"
 ADMIN_PREFIX = "woda"
+#: A seat's lab token (the JupyterLab extension's credential, ``/api/v1/seat/…`` only).
+LAB_PREFIX = "wods"
+TIMESUP_PREFIX = "wodt"
 
 
 def new_nonce() -> str:
@@ -68,6 +71,13 @@ def claim_token(secret_key: str, nonce: str) -> str:
 def keep_token(secret_key: str, nonce: str) -> str:
     """The token of an idle warning's "Keep my seat" link, derived from the warning's nonce."""
     return _derived_token(secret_key, "keep", KEEP_PREFIX, nonce)
+
+
+def timesup_token(secret_key: str, nonce: str) -> str:
+    """The token of a registration's "Time's up" page (the page the seat's lab shows when the
+    seat ends), derived from the manage nonce with a purpose of its own: it shows the outcome
+    and nothing else."""
+    return _derived_token(secret_key, "timesup", TIMESUP_PREFIX, nonce)
 
 
 def hash_token(token: str) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from wod.errors import ConfigError
+from wod.hub.lab import install_lab, lab_digest
+from wod.hub.lab import is_built as lab_built
 
 #: kernel name → (packages to install, command that registers the kernelspec, or None)
 KERNELS: dict[str, tuple[list[str], list[str] | None]] = {
@@ -45,9 +47,10 @@ def traversable_by_all(path: Path) -> list[Path]:
 
 
 def venv_stamp(kernels: Sequence[str], constraints: Path | None) -> str:
-    """What a complete virtualenv was built with: its kernels and its pinned versions."""
+    """What a complete virtualenv was built with: its kernels, its pinned versions and the
+    seats' JupyterLab extension (:mod:`wod.hub.lab`)."""
     pins = constraints.read_bytes() if constraints is not None and constraints.is_file() else b""
-    return f"{','.join(kernels)} {hashlib.sha256(pins).hexdigest()[:16]}"
+    return f"{','.join(kernels)} {hashlib.sha256(pins).hexdigest()[:16]} lab-{lab_digest()}"
 
 
 def is_built(path: Path, kernels: Sequence[str], constraints: Path | None) -> bool:
@@ -94,10 +97,24 @@ def build_venv(
         command = KERNELS[kernel][1]
         if command is not None:
             _run([str(path / "bin" / "python"), *command])
+    if not lab_built():
+        say("the seats' JupyterLab extension is not built (scripts/bootstrap builds it)")
+    install_lab(path, site_packages(path))
     os.chmod(path, 0o755)  # noqa: S103 - every seat's user runs it
     (path / STAMP_FILE).write_text(venv_stamp(kernels, constraints) + "\n")
     say(f"ready: {path / 'bin' / 'jupyterhub-singleuser'} with kernels {', '.join(kernels)}")
     return path
+
+
+def site_packages(path: Path) -> Path:
+    """The ``site-packages`` folder of the virtualenv at ``path``."""
+    code = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    result = subprocess.run(
+        [str(path / "bin" / "python"), "-c", code], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ConfigError(f"{path}: not a working virtualenv ({result.stderr.strip()[:200]})")
+    return Path(result.stdout.strip())
 
 
 def _run(command: list[str]) -> None:

@@ -15,6 +15,7 @@ from wod.portal import (
     manage,
     share,
     status,
+    timesup,
     waitlist,
     workshop,
 )
@@ -30,6 +31,7 @@ pages = (
     legal,
     manage,
     status,
+    timesup,
     badges,
     covers,
     share,

@@ -18,6 +18,7 @@ from wod.errors import NotAuthenticated
 from wod.services.admin.tokens import role_for_token
 from wod.services.provisioning import agent_location
 from wod.services.registrations import registration_id_for_token
+from wod.services.registrations.lab import registration_id_for_lab_token
 from wod.web.state import WebState, web_state
 
 #: A row id or a seat number in a path: a positive integer the database can hold.
@@ -86,6 +87,20 @@ def get_caller(ctx: Ctx, credentials: Bearer) -> Caller:
 
 
 Authenticated = Annotated[Caller, Depends(get_caller)]
+
+
+def get_seat_holder(ctx: Ctx, credentials: Bearer) -> int:
+    """The active registration whose seat's lab token (``wods_…``) is presented."""
+    if credentials is None:
+        raise NotAuthenticated("A seat's lab token is required (Authorization: Bearer …).")
+    registration_id = registration_id_for_lab_token(ctx, credentials.credentials)
+    if registration_id is None:
+        raise NotAuthenticated("This lab token is not valid (or its seat has ended).")
+    return registration_id
+
+
+#: The id of the registration whose seat calls (its lab token).
+SeatHolder = Annotated[int, Depends(get_seat_holder)]
 
 
 def client_address(request: Request) -> str:

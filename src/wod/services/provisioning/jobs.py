@@ -12,13 +12,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from wod.context import AppContext
 from wod.db.models import ContentRevision, Job, Location, Registration, Seat, Workshop
 from wod.db.transitions import move
+from wod.domain.secrets import LAB_PREFIX, hash_token, new_token
 from wod.domain.states import JobState, RegistrationState, Verb
 from wod.errors import InvalidState, NotFound
 from wod.logs import current_request_id
@@ -116,9 +117,19 @@ def claim(ctx: AppContext, location: Location) -> JobOrder | None:
         if job is None:
             return None
         order, revision = job_order(session, job), _revision_of(session, job)
+        if job.verb is Verb.CREATE and job.seat_id is not None:
+            order.lab_token = _new_lab_token(session, job.seat_id)
     if order.workshop is not None and revision is not None:
         order.content = content_ref(ctx, revision, order.workshop.slug)
     return order
+
+
+def _new_lab_token(session: Session, seat_id: int) -> str:
+    """A fresh lab token for the seat a CREATE builds: every claim of the CREATE makes a new
+    one, so only the attempt that completes leaves a token that works."""
+    token = new_token(LAB_PREFIX)
+    session.execute(update(Seat).where(Seat.id == seat_id).values(lab_token_hash=hash_token(token)))
+    return token
 
 
 def _revision_of(session: Session, job: Job) -> str | None:

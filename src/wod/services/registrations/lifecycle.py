@@ -73,6 +73,7 @@ def end_registration(
     seat = session.get(Seat, registration.seat_id)
     assert seat is not None
     move(session, seat, SeatState.cleaning, updated_at=now)
+    seat.lab_token_hash = None  # the seat's lab token dies with the registration
     enqueue_job(
         session,
         Verb.CLEANUP,
