@@ -120,6 +120,10 @@ def one_round(
         "WOD_SMTP__HOST": "127.0.0.1",
         "WOD_SMTP__PORT": str(sink.port),
     }
+    if source is None:
+        # no hub here, so no credentials email to combine with: the welcome goes at once,
+        # as in a baseline that had no outbox.combine_within (it would only add idle time)
+        extra["WOD_OUTBOX__COMBINE_WITHIN"] = "0"
     process, url = start_api(folder, settings, extra=extra, source=source)
     try:
         with httpx.Client(base_url=url, timeout=60) as http:
