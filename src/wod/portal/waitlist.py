@@ -15,13 +15,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from wod import i18n
 from wod.errors import AlreadyClaimed, AlreadyRegistered, ClaimExpired, Refusal
 from wod.i18n import _
 from wod.portal.links import ask_page, private, refused_page
 from wod.portal.page import render
-from wod.portal.workshop import refused, workshop_page
-from wod.services.registrations import RegistrationRequest, claim, waitlist
+from wod.portal.workshop import ParticipantForm, refused
+from wod.services.registrations import claim, waitlist
 from wod.web import csrf
 from wod.web.deps import Ctx, client_address
 
@@ -30,26 +29,16 @@ router = APIRouter(include_in_schema=False)
 
 @router.post("/workshops/{slug}/waitlist", response_class=HTMLResponse)
 def join_form(
-    request: Request,
-    ctx: Ctx,
-    slug: str,
-    email: Annotated[str, Form(max_length=1000)] = "",
-    name: Annotated[str, Form(max_length=1000)] = "",
-    company: Annotated[str, Form(max_length=1000)] = "",
-    accept_terms: Annotated[str, Form(max_length=10)] = "",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    request: Request, ctx: Ctx, slug: str, form: Annotated[ParticipantForm, Form()]
 ) -> Response:
-    form = {"email": email, "name": name, "company": company, "accept_terms": bool(accept_terms)}
-    if not csrf.valid(request, csrf_token):
-        summary = _("Your form expired; please submit it again.")
-        return workshop_page(request, ctx, slug, 403, form=form, summary=summary)
-    asked = RegistrationRequest(
-        slug, email, name, company, accept_terms == "yes", language=i18n.current()
-    )
+    stale = form.stale(request, ctx, slug)
+    if stale is not None:
+        return stale
+    asked = form.asked(slug)
     try:
         place = waitlist.join_waitlist(ctx, asked, client=client_address(request))
     except Refusal as exc:
-        return refused(request, ctx, slug, form, exc)
+        return refused(request, ctx, slug, form.shown(), exc)
     return render(request, "waitlisted.html", with_csrf=False, place=place, email=asked.email)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from wod import i18n
 from wod.db.models import Registration
@@ -80,38 +81,60 @@ def workshop(request: Request, ctx: Ctx, slug: str) -> Response:
     return workshop_page(request, ctx, slug)
 
 
+class ParticipantForm(BaseModel):
+    """The fields of the workshop page's registration form, which the waiting list's form
+    shares (as typed: the service validates them)."""
+
+    email: str = Field("", max_length=1000)
+    name: str = Field("", max_length=1000)
+    company: str = Field("", max_length=1000)
+    accept_terms: str = Field("", max_length=10)
+    csrf_token: str = Field("", max_length=100)
+    #: The browser's time zone (IANA name), filled in by the page's script.
+    time_zone: str = Field("", max_length=100)
+
+    def shown(self) -> dict[str, Any]:
+        """What the form shows again when it is refused."""
+        return {
+            "email": self.email,
+            "name": self.name,
+            "company": self.company,
+            "accept_terms": bool(self.accept_terms),
+        }
+
+    def asked(self, slug: str) -> RegistrationRequest:
+        return RegistrationRequest(
+            slug,
+            self.email,
+            self.name,
+            self.company,
+            self.accept_terms == "yes",
+            language=i18n.current(),
+            time_zone=self.time_zone,
+        )
+
+    def stale(self, request: Request, ctx: Ctx, slug: str) -> Response | None:
+        """The workshop page again (403) when the form's CSRF token is not valid."""
+        if csrf.valid(request, self.csrf_token):
+            return None
+        summary = _("Your form expired; please submit it again.")
+        return workshop_page(request, ctx, slug, 403, form=self.shown(), summary=summary)
+
+
 @router.post("/workshops/{slug}/register", response_class=HTMLResponse)
 def register_form(
-    request: Request,
-    ctx: Ctx,
-    slug: str,
-    email: Annotated[str, Form(max_length=1000)] = "",
-    name: Annotated[str, Form(max_length=1000)] = "",
-    company: Annotated[str, Form(max_length=1000)] = "",
-    accept_terms: Annotated[str, Form(max_length=10)] = "",
-    csrf_token: Annotated[str, Form(max_length=100)] = "",
-    time_zone: Annotated[str, Form(max_length=100)] = "",
+    request: Request, ctx: Ctx, slug: str, form: Annotated[ParticipantForm, Form()]
 ) -> Response:
-    form = {"email": email, "name": name, "company": company, "accept_terms": bool(accept_terms)}
-    if not csrf.valid(request, csrf_token):
-        summary = _("Your form expired; please submit it again.")
-        return workshop_page(request, ctx, slug, 403, form=form, summary=summary)
+    stale = form.stale(request, ctx, slug)
+    if stale is not None:
+        return stale
     kept = request.cookies.get(REGISTERED_COOKIE, "")
-    if kept and progress.live_for_form(ctx, kept, slug, email):
+    if kept and progress.live_for_form(ctx, kept, slug, form.email):
         return RedirectResponse(f"/status/{kept}", 303)  # sent again: nothing new to do
-    asked = RegistrationRequest(
-        slug,
-        email,
-        name,
-        company,
-        accept_terms == "yes",
-        language=i18n.current(),
-        time_zone=time_zone,
-    )
     try:
-        registration = registrations.register(ctx, asked, client=client_address(request))
+        registration = registrations.register(ctx, form.asked(slug), client=client_address(request))
     except Refusal as exc:
-        return refused(request, ctx, slug, form, exc)
+        return refused(request, ctx, slug, form.shown(), exc)
     return registered(ctx, slug, registration)
 
 
