@@ -90,13 +90,20 @@ class Relay:
 
 class ApiProcess:
     """One ``wod api`` child process (api, scheduler and outbox) on a port of its own; its output
-    goes to ``api-NAME.log`` in the test's folder, across restarts."""
+    goes to ``api-NAME.log`` in the test's folder, across restarts. With ``command`` another
+    ``wod`` command (``worker``), on no port."""
 
     def __init__(
-        self, env: dict[str, str], folder: Path, name: str, args: tuple[str, ...] = ()
+        self,
+        env: dict[str, str],
+        folder: Path,
+        name: str,
+        args: tuple[str, ...] = (),
+        command: str = "api",
     ) -> None:
         self.env = env
         self.args = args
+        self.command = command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / f"api-{name}.log"
@@ -104,9 +111,10 @@ class ApiProcess:
 
     def start(self, wait: bool = True) -> ApiProcess:
         env = {**self.env, "WOD_API__PORT": str(self.port)}
+        port = ["--port", str(self.port)] if self.command == "api" else []
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "wod", "api", "--port", str(self.port), *self.args],
+                [sys.executable, "-m", "wod", self.command, *port, *self.args],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -160,8 +168,8 @@ class Platform:
     workshops: list[str]
     apis: list[ApiProcess] = field(default_factory=list)
 
-    def api(self, name: str = "main", *args: str, **extra: str) -> ApiProcess:
-        process = ApiProcess({**self.env, **extra}, self.folder, name, args)
+    def api(self, name: str = "main", *args: str, command: str = "api", **extra: str) -> ApiProcess:
+        process = ApiProcess({**self.env, **extra}, self.folder, name, args, command)
         self.apis.append(process)
         return process
 
@@ -186,6 +194,8 @@ def api_environment(settings: Settings, relay: Relay) -> dict[str, str]:
             "WOD_OUTBOX__ATTEMPTS": "20",
             # a killed process's leases run out in seconds, not minutes (smtp.timeout is 5)
             "WOD_OUTBOX__SEND_LEASE": "15",
+            # each registration's two emails (welcome, credentials), as the checks count them
+            "WOD_OUTBOX__COMBINE_WITHIN": "0",
             "WOD_SCHEDULER__JOB_LEASE": "10",
             "WOD_API__CATALOGUE_TTL": "0",
             # every client of these tests comes from 127.0.0.1

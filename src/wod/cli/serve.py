@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 
 from wod import logs
 from wod.cli.common import State, console, edge, settings
-from wod.context import build_context
+from wod.context import AppContext, build_context
 from wod.db.migrate import current_revision, head_revision
 from wod.errors import ConfigError, Failure
 from wod.folderlock import FolderLock
@@ -35,6 +36,7 @@ from wod.hub.modes.local import (
 from wod.hub.process import HubProcess
 from wod.metrics import MULTIPROCESS_DIR
 from wod.ports import port_is_free
+from wod.scheduler.loop import start_loops
 from wod.services.admin import users as admins
 from wod.services.admin.platform import LOCATION, Prepared, prepare_platform
 from wod.settings import Settings, UpSettings, load_settings
@@ -66,12 +68,7 @@ def api(
     logs.configure(current.log_level, current.log.format)
     ctx = build_context(current)
     try:
-        revision = current_revision(ctx.db)
-        if revision != head_revision():
-            raise ConfigError(
-                f"the database is at revision {revision or 'empty'}, not {head_revision()}: "
-                "run `wod db upgrade` first"
-            )
+        _check_schema(ctx)
         listen: dict[str, Any] = {
             "host": host or current.api.host,
             "port": port or current.api.port,
@@ -86,6 +83,46 @@ def api(
         else:
             ctx.close()
             _run_workers(current, workers, listen, options)
+    finally:
+        ctx.close()
+
+
+def _check_schema(ctx: AppContext) -> None:
+    revision = current_revision(ctx.db)
+    if revision != head_revision():
+        raise ConfigError(
+            f"the database is at revision {revision or 'empty'}, not {head_revision()}: "
+            "run `wod db upgrade` first"
+        )
+
+
+@edge
+def worker() -> None:
+    """Run the scheduler and the outbox without the api, until stopped (Ctrl-C or SIGTERM).
+
+    For an api host whose requests should not share a process with the sending of emails and
+    the timers: its ``wod api`` then runs with ``scheduler.enabled`` and ``outbox.enabled``
+    false, and this process does that work (several are safe side by side, as api processes
+    are). It looks for due work every ``scheduler.interval`` and ``outbox.interval``."""
+    current = settings()
+    current.require_secrets("secret_key")
+    logs.configure(current.log_level, current.log.format)
+    if not (current.scheduler.enabled or current.outbox.enabled):
+        raise ConfigError(
+            "scheduler.enabled and outbox.enabled are both false: the worker would do nothing"
+        )
+    ctx = build_context(current)
+    stopped = threading.Event()
+    try:
+        _check_schema(ctx)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda _sig, _frame: stopped.set())
+        loops = start_loops(ctx)
+        console.print(f"worker: {', '.join(loop.name for loop in loops)} running")
+        stopped.wait()
+        for loop in loops:
+            loop.stop()
+        console.print("worker: stopped")
     finally:
         ctx.close()
 
