@@ -164,7 +164,7 @@ def test_participant_extends_once_and_ends_now(
     status = httpx.get(base, headers=auth).json()
     assert status["status"] == "active" and status["can_extend"] is True
     assert "password" not in status
-    assert status["hub_url"].endswith("/WKSHP-Python101/0-ReadMeFirst.ipynb")
+    assert "next=/user/student1/lab/tree/WKSHP-Python101/0-ReadMeFirst.ipynb" in status["hub_url"]
     ends = row(ctx, rid).ends_at
     assert ends is not None
     extended = httpx.post(f"{base}/extend", headers=auth)
