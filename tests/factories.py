@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, text
+
 from wod.content.check import check_content
 from wod.context import AppContext
 from wod.services.catalogue.importer import apply_import, plan_import
@@ -112,3 +114,19 @@ def seed(
             now=now,
         )
         return rotate_token(session, loc)
+
+
+def insert_old_workshop(conn: Connection) -> None:
+    """Workshop 1, ``WKSHP-Old``, as a row of the schema of migration 0015 (for the migration
+    tests that upgrade and downgrade with rows in place)."""
+    conn.execute(
+        text(
+            "INSERT INTO workshop (id, slug, name, description, categories, duration_hours,"
+            " presenter, role, avatar, replay_link, workshop_img, badge_img, active,"
+            " capacity, priority, seat_min, seat_max, reset, ldap, varpass, compile, beta,"
+            " monoappliance, multiappliance, alternate_locations, layer, created_at,"
+            " updated_at) VALUES (1, 'WKSHP-Old', 'Old', '', '[]', 2, '', '', '', '', '', '',"
+            " 1, 5, 0, 1, 5, 0, 0, 0, '[]', 0, 0, 0, '[]', '', :day, :day)"
+        ),
+        {"day": "2026-01-01 00:00:00"},
+    )

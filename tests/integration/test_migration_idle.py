@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import text
 
+from tests.factories import insert_old_workshop
 from wod.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from wod.db.session import Database
 
@@ -19,17 +20,7 @@ def test_0016_adds_idle_timeout_and_seat_activity_and_downgrades_keeping_rows(
     db = Database(f"sqlite:///{tmp_path / 'idle.sqlite3'}")
     upgrade(db, "0015")
     with db.engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO workshop (id, slug, name, description, categories, duration_hours,"
-                " presenter, role, avatar, replay_link, workshop_img, badge_img, active,"
-                " capacity, priority, seat_min, seat_max, reset, ldap, varpass, compile, beta,"
-                " monoappliance, multiappliance, alternate_locations, layer, created_at,"
-                " updated_at) VALUES (1, 'WKSHP-Old', 'Old', '', '[]', 2, '', '', '', '', '', '',"
-                " 1, 5, 0, 1, 5, 0, 0, 0, '[]', 0, 0, 0, '[]', '', :day, :day)"
-            ),
-            DAY,
-        )
+        insert_old_workshop(conn)
         conn.execute(
             text(
                 "INSERT INTO registration (id, workshop_id, email, name, company, state,"
